@@ -1,0 +1,122 @@
+"""Stable codes for verdicts, reasons, flags, severities and input enumerations.
+
+Dashboards and scheduled jobs key on these values, so a value never changes meaning;
+new codes are added, old ones are never renamed.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class PrincipalType(StrEnum):
+    """Kind of principal that can hold or receive grants."""
+
+    USER = "user"
+    GROUP = "group"
+    ROLE = "role"
+    AGENT = "agent"
+
+
+class Effect(StrEnum):
+    """Effect of a grant: an explicit deny beats any allow."""
+
+    ALLOW = "allow"
+    DENY = "deny"
+
+
+class Outcome(StrEnum):
+    """Decision the downstream system recorded for a call."""
+
+    ALLOWED = "allowed"
+    DENIED = "denied"
+    ERROR = "error"
+
+
+class RiskTier(StrEnum):
+    """Risk tier of a tool in the catalog."""
+
+    READ = "read"
+    WRITE = "write"
+    DELETE = "delete"
+    ADMIN = "admin"
+    EXPORT = "export"
+    EXTERNAL = "external"
+
+
+class LifecycleEventType(StrEnum):
+    """Exact-time change of a principal."""
+
+    CREATED = "created"
+    DEACTIVATED = "deactivated"
+    SUSPENDED = "suspended"
+    REACTIVATED = "reactivated"
+    ROLE_REMOVED = "role_removed"
+    SCOPE_CHANGED = "scope_changed"
+
+
+class Verdict(StrEnum):
+    """Primary verdict of one call; the first that holds in this order wins."""
+
+    STALE_AUTHORITY = "stale_authority"
+    USER_OVER_SCOPE = "user_over_scope"
+    AGENT_OVER_SCOPE = "agent_over_scope"
+    INDETERMINATE = "indeterminate"
+    WITHIN_SCOPE = "within_scope"
+
+
+class SideResult(StrEnum):
+    """Result of checking one side (user or agent) of a call."""
+
+    HELD = "held"
+    STALE = "stale"
+    NOT_HELD = "not_held"
+    UNDECIDED = "undecided"
+    RUN_AS_USER = "run_as_user"
+
+
+class ReasonCode(StrEnum):
+    """Why a side or a call got its result."""
+
+    PERMISSION_HELD = "permission_held"
+    PRINCIPAL_INACTIVE = "principal_inactive"
+    EXPLICIT_DENY = "explicit_deny"
+    NO_MATCHING_GRANT = "no_matching_grant"
+    UNMAPPED_TOOL = "unmapped_tool"
+    MISSING_ARGUMENT = "missing_argument"
+    NO_SUBJECT = "no_subject"
+    NO_ENTITLEMENT_COVERAGE = "no_entitlement_coverage"
+    UNEVALUATED_CONDITION = "unevaluated_condition"
+
+
+class Flag(StrEnum):
+    """Flags that stack on any verdict."""
+
+    RUN_AS_USER = "run_as_user"
+    TOKEN_EXPIRED = "token_expired"
+    AUDIENCE_MISMATCH = "audience_mismatch"
+    TOKEN_FORWARDED = "token_forwarded"
+    ENFORCEMENT_GAP = "enforcement_gap"
+
+
+class Certainty(StrEnum):
+    """How firmly the inputs decide a verdict."""
+
+    EXACT = "exact"
+    BRACKETED = "bracketed"
+    INDETERMINATE = "indeterminate"
+
+
+class Severity(StrEnum):
+    """Severity scale, lowest first."""
+
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        """Position on the scale: 0 for info up to 4 for critical."""
+        return list(Severity).index(self)

@@ -1,0 +1,39 @@
+"""One settings object; each field can be set from an ``AUDITKIT_`` environment variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Settings of a workspace and its evaluation.
+
+    Environment variables: ``AUDITKIT_WORKSPACE``, ``AUDITKIT_DEFAULT_TIMEZONE``,
+    ``AUDITKIT_MEMORY_LIMIT``, ``AUDITKIT_THREADS``,
+    ``AUDITKIT_CASE_SENSITIVE_ACTION_NAMESPACES`` (a JSON list).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="AUDITKIT_", frozen=True)
+
+    workspace: Path = Field(
+        default=Path("auditkit.duckdb"), description="Path of the DuckDB workspace file."
+    )
+    default_timezone: str | None = Field(
+        default=None,
+        description="IANA zone for input timestamps written without an offset; "
+        "unset rejects such timestamps.",
+    )
+    memory_limit: str | None = Field(
+        default=None, description="DuckDB memory_limit, such as '1GB'; unset keeps DuckDB's."
+    )
+    threads: int | None = Field(
+        default=None, description="DuckDB threads; unset keeps DuckDB's default."
+    )
+    case_sensitive_action_namespaces: tuple[str, ...] = Field(
+        default=(),
+        description="Action namespaces (text before the first ':') compared "
+        "case-sensitively; all others compare case-insensitively, as IAM does.",
+    )
