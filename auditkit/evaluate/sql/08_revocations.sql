@@ -2,7 +2,7 @@
 -- lost the permission, and the grant, membership or event behind it.
 CREATE OR REPLACE TEMP TABLE ak_losses AS
 SELECT c.call_id, f.valid_to AS lost_at, unnest(f.to_ids) AS source
-FROM findings AS c
+FROM ak_verdicts AS c
 JOIN ak_calls AS k ON k.call_id = c.call_id
 JOIN ak_facts AS f
     ON f.root_type = 'user' AND f.root_id = k.subject AND f.perm_id = k.perm_id
@@ -11,7 +11,7 @@ WHERE c.verdict = 'stale_authority'
     AND f.valid_to > k.delegation_start AND f.valid_to <= k.ts
 UNION ALL
 SELECT c.call_id, f.valid_from, unnest(f.from_ids)
-FROM findings AS c
+FROM ak_verdicts AS c
 JOIN ak_calls AS k ON k.call_id = c.call_id
 JOIN ak_facts AS f
     ON f.root_type = 'user' AND f.root_id = k.subject AND f.perm_id = k.perm_id
@@ -20,7 +20,7 @@ WHERE c.verdict = 'stale_authority'
     AND f.valid_from > k.delegation_start AND f.valid_from <= k.ts
 UNION ALL
 SELECT c.call_id, i.valid_from, {'kind': 'event', 'id': i.event_id}
-FROM findings AS c
+FROM ak_verdicts AS c
 JOIN ak_calls AS k ON k.call_id = c.call_id
 JOIN ak_inactive AS i ON i.principal_type = 'user' AND i.principal_id = k.subject
 WHERE c.verdict = 'stale_authority'
@@ -38,29 +38,3 @@ FROM (
     FROM ak_losses
 )
 WHERE rank_in_call = 1;
-
-CREATE OR REPLACE TABLE stale_windows AS
-SELECT
-    substr(
-        sha256(concat_ws(
-            '|', f.subject, coalesce(f.actor, ''), CAST(r.revoked_at AS VARCHAR)
-        )),
-        1,
-        16
-    ) AS window_id,
-    f.subject,
-    f.actor,
-    r.revoked_at,
-    arg_min(r.source_id, (r.kind <> 'event', r.source_id)) AS revocation_source,
-    arg_min(r.kind, (r.kind <> 'event', r.source_id)) AS revocation_kind,
-    arg_min(f.call_id, (f.ts, f.call_id)) AS first_call_id,
-    arg_max(f.call_id, (f.ts, f.call_id)) AS last_call_id,
-    min(f.ts) AS first_call_at,
-    max(f.ts) AS last_call_at,
-    count(*) AS calls,
-    array_to_string(list_sort(list_distinct(list(f.resource))), ',') AS resources,
-    epoch(max(f.ts) - r.revoked_at) AS duration_seconds
-FROM findings AS f
-JOIN ak_revocations AS r ON r.call_id = f.call_id
-GROUP BY f.subject, f.actor, r.revoked_at
-ORDER BY r.revoked_at, f.subject, f.actor;
