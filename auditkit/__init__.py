@@ -12,7 +12,7 @@ from auditkit.errors import AuditkitError, InputError, NotFoundError, WorkspaceE
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from auditkit.workspace import Workspace
+    from auditkit.api import AuditWorkspace
 
 __version__ = "0.1.0"
 
@@ -26,9 +26,7 @@ __all__ = [
 ]
 
 
-def open(  # noqa: A001 - mirrors the built-in on purpose: ``auditkit.open(path)``
-    path: str | Path = "auditkit.duckdb", **settings: Any
-) -> Workspace:
+def open(path: str | Path = "auditkit.duckdb", **settings: Any) -> AuditWorkspace:
     """Open (or create) the workspace at ``path``.
 
     Parameters
@@ -38,6 +36,7 @@ def open(  # noqa: A001 - mirrors the built-in on purpose: ``auditkit.open(path)
     **settings
         Fields of :class:`auditkit.settings.Settings`, such as ``default_timezone``.
     """
-    from auditkit.workspace import Workspace
+    # Imported here so that importing auditkit loads neither DuckDB nor pandas.
+    from auditkit.api import AuditWorkspace  # noqa: PLC0415
 
-    return Workspace.open(path, **settings)
+    return AuditWorkspace.open(path, **settings)

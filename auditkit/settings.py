@@ -1,4 +1,4 @@
-"""One settings object; each field can be set from an ``AUDITKIT_`` environment variable."""
+"""One settings object; an ``AUDITKIT_`` environment variable sets each field."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AUDITKIT_", frozen=True)
 
     workspace: Path = Field(
-        default=Path("auditkit.duckdb"), description="Path of the DuckDB workspace file."
+        default=Path("auditkit.duckdb"),
+        description="Path of the DuckDB workspace file.",
     )
     default_timezone: str | None = Field(
         default=None,
@@ -27,7 +28,8 @@ class Settings(BaseSettings):
         "unset rejects such timestamps.",
     )
     memory_limit: str | None = Field(
-        default=None, description="DuckDB memory_limit, such as '1GB'; unset keeps DuckDB's."
+        default=None,
+        description="DuckDB memory_limit, such as '1GB'; unset keeps DuckDB's.",
     )
     threads: int | None = Field(
         default=None, description="DuckDB threads; unset keeps DuckDB's default."

@@ -13,6 +13,8 @@ import pandas as pd
 from auditkit.settings import Settings
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import duckdb
 
 logger = logging.getLogger(__name__)
@@ -72,9 +74,10 @@ def template_pieces(catalog: pd.DataFrame) -> pd.DataFrame:
      {'tool': 't', 'position': 2, 'literal': '.txt', 'argument': None}]
     """
     rows: list[dict[str, object]] = []
-    for tool, template in zip(catalog["tool"], catalog["resource_template"], strict=True):
-        position = 0
-        for literal, argument in _split_template(str(template)):
+    for tool, template in zip(
+        catalog["tool"], catalog["resource_template"], strict=True
+    ):
+        for position, (literal, argument) in enumerate(_split_template(str(template))):
             rows.append(
                 {
                     "tool": tool,
@@ -83,10 +86,14 @@ def template_pieces(catalog: pd.DataFrame) -> pd.DataFrame:
                     "argument": argument,
                 }
             )
-            position += 1
     columns = ["tool", "position", "literal", "argument"]
     return pd.DataFrame(rows, columns=columns).astype(
-        {"tool": "object", "position": "int64", "literal": "object", "argument": "object"}
+        {
+            "tool": "object",
+            "position": "int64",
+            "literal": "object",
+            "argument": "object",
+        }
     )
 
 
@@ -122,7 +129,9 @@ def evaluate(
     settings = settings or Settings()
     catalog = con.sql("SELECT tool, resource_template FROM catalog").df()
     pieces = template_pieces(catalog)
-    params = {"case_sensitive_namespaces": list(settings.case_sensitive_action_namespaces)}
+    params = {
+        "case_sensitive_namespaces": list(settings.case_sensitive_action_namespaces)
+    }
 
     con.execute("BEGIN TRANSACTION")
     try:
@@ -145,7 +154,7 @@ def evaluate(
 
 
 def _run_step(
-    con: duckdb.DuckDBPyConnection, name: str, params: dict[str, object]
+    con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, object]
 ) -> None:
     logger.debug("running evaluation step %s", name)
     for statement in split_statements(step_sql(name)):

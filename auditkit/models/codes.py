@@ -93,9 +93,9 @@ class Flag(StrEnum):
     """Flags that stack on any verdict."""
 
     RUN_AS_USER = "run_as_user"
-    TOKEN_EXPIRED = "token_expired"
+    TOKEN_EXPIRED = "token_expired"  # noqa: S105 - a flag name, not a secret
     AUDIENCE_MISMATCH = "audience_mismatch"
-    TOKEN_FORWARDED = "token_forwarded"
+    TOKEN_FORWARDED = "token_forwarded"  # noqa: S105 - a flag name, not a secret
     ENFORCEMENT_GAP = "enforcement_gap"
 
 

@@ -84,7 +84,7 @@ class ToolCall(_Record):
     )
     action: Id | None = Field(
         default=None,
-        description="Required action when the log states it; else taken from the catalog.",
+        description="Required action when the log states it; else the catalog's.",
     )
     resource: Id | None = Field(
         default=None,
@@ -98,7 +98,8 @@ class ToolCall(_Record):
     )
     token_expires_at: Instant | None = Field(default=None, description="Token `exp`.")
     audience: Id | None = Field(
-        default=None, description="Token audience (`aud`): the intended resource server."
+        default=None,
+        description="Token audience (`aud`): the intended resource server.",
     )
     resource_server: Id | None = Field(
         default=None,
@@ -133,7 +134,8 @@ class Grant(_Record):
         "conditional.",
     )
     seq: StrictInt | None = Field(
-        default=None, description="Sequence number of the change, for same-instant ties."
+        default=None,
+        description="Sequence number of the change, for same-instant ties.",
     )
     changed_by: Id | None = Field(
         default=None, description="Who provisioned the grant."
@@ -177,7 +179,9 @@ class CatalogEntry(_Record):
     resource_template: Id = Field(
         description="Resource with `{argument}` placeholders filled from the call."
     )
-    risk_tier: RiskTier = Field(description="read, write, delete, admin, export, external.")
+    risk_tier: RiskTier = Field(
+        description="read, write, delete, admin, export, external."
+    )
     resource_server: Id | None = Field(
         default=None, description="Resource server (token audience) the tool calls."
     )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import ValidationInfo
+if TYPE_CHECKING:
+    from pydantic import ValidationInfo
 
 # ISO 8601 / RFC 3339 with an optional fraction of up to nine digits.
 _ISO_PATTERN = re.compile(
@@ -48,7 +49,8 @@ def parse_instant(value: Any, default_zone: tzinfo | None = None) -> datetime:
     if not isinstance(value, str):
         kind = type(value).__name__
         message = f"expected an ISO 8601 timestamp string, got {kind} {value!r}"
-        raise ValueError(message)  # noqa: TRY004 - pydantic turns ValueError into a field error
+        # ValueError, not TypeError: pydantic reports ValueError as a field error.
+        raise ValueError(message)
 
     match = _ISO_PATTERN.match(value.strip())
     if match is None:
@@ -58,7 +60,9 @@ def parse_instant(value: Any, default_zone: tzinfo | None = None) -> datetime:
         )
         raise ValueError(message)
 
-    time_text = match["time"] if match["time"].count(":") == 2 else match["time"] + ":00"
+    time_text = (
+        match["time"] if match["time"].count(":") == 2 else match["time"] + ":00"
+    )
     fraction = (match["fraction"] or "0").ljust(6, "0")[:6]
     zone = match["zone"] or ""
     if zone in ("Z", "z"):

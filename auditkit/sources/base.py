@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from auditkit.models import InputKind
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from auditkit.models import InputKind
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,10 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel
-
 from auditkit.models import INPUT_MODELS, InputKind
+
+if typing.TYPE_CHECKING:
+    from pydantic import BaseModel
 
 # Columns every input table carries besides the model's fields.
 LOCATION_COLUMNS: dict[str, str] = {
@@ -19,7 +20,7 @@ LOCATION_COLUMNS: dict[str, str] = {
     "load_id": "VARCHAR NOT NULL",
 }
 
-# The field that identifies a record of each kind; loading the same id twice adds nothing.
+# The field that identifies a record of each kind: loading an id twice adds nothing.
 RECORD_KEYS: dict[InputKind, str] = {
     InputKind.CALLS: "call_id",
     InputKind.GRANTS: "grant_id",

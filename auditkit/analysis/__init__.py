@@ -1,0 +1,1 @@
+"""Questions asked of evaluated findings: filtering, explanation, drift, reconstruction."""

@@ -1,0 +1,94 @@
+"""The notebook and CLI entry point: a workspace that also evaluates and explains."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from auditkit.analysis.explain import Explanation, explain_call
+from auditkit.analysis.findings import FindingFilter, require_findings, select_findings
+from auditkit.evaluate import EvaluationSummary, evaluate
+from auditkit.models import Flag, Severity, Verdict
+from auditkit.models.timestamps import parse_instant
+from auditkit.workspace import Workspace
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    import pandas as pd
+
+
+class AuditWorkspace(Workspace):
+    """A workspace with the evaluation and review steps as methods.
+
+    ``auditkit.open(path)`` returns one. Every method returns data (DataFrames or
+    objects that render themselves in Jupyter) and prints nothing.
+    """
+
+    def evaluate(self) -> EvaluationSummary:
+        """Evaluate every loaded call, replacing the findings and windows tables."""
+        return evaluate(self.connection, self.settings)
+
+    def findings(
+        self,
+        *,
+        verdict: str | Iterable[str] | None = None,
+        flag: str | Iterable[str] | None = None,
+        user: str | None = None,
+        agent: str | None = None,
+        tool: str | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        min_severity: str | None = None,
+    ) -> pd.DataFrame:
+        """Return the findings matching every given condition, by time.
+
+        Parameters
+        ----------
+        verdict, flag
+            One code or several (see :class:`auditkit.models.Verdict` and
+            :class:`auditkit.models.Flag`).
+        user, agent, tool
+            Exact subject, actor or tool name.
+        since, until
+            Time bounds, inclusive and exclusive; strings need an offset.
+        min_severity
+            Keep findings at or above this severity.
+        """
+        spec = FindingFilter(
+            verdict=tuple(Verdict(value) for value in _codes(verdict)),
+            flag=tuple(Flag(value) for value in _codes(flag)),
+            user=user,
+            agent=agent,
+            tool=tool,
+            since=_instant(since),
+            until=_instant(until),
+            min_severity=Severity(min_severity) if min_severity else None,
+        )
+        return select_findings(self.connection, spec)
+
+    def stale_windows(self) -> pd.DataFrame:
+        """Return the stale-authority windows, by revocation time."""
+        require_findings(self.connection)
+        windows: pd.DataFrame = self.connection.sql(
+            "SELECT * FROM stale_windows ORDER BY revoked_at, subject, actor"
+        ).df()
+        return windows
+
+    def explain(self, call_id: str) -> Explanation:
+        """Explain the verdict of one call (see :class:`Explanation`)."""
+        return explain_call(self.connection, call_id)
+
+
+def _codes(value: str | Iterable[str] | None) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return list(value)
+
+
+def _instant(value: datetime | str | None) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return parse_instant(value)
