@@ -1,0 +1,487 @@
+"""Altair charts of the findings and stale-authority windows.
+
+Every function aggregates in DuckDB first and hands Altair at most a few thousand rows
+(Altair raises ``MaxRowsError`` above 5,000). One function builds one chart, so a new
+chart (such as a drift heatmap) is one new function. Tooltips name the ids a reviewer
+searches for: call ids, finding ids, window ids, users and agents.
+
+Timestamps reach Vega-Lite as ISO 8601 strings ending in ``Z`` and every time axis uses
+a UTC scale, so a chart shows the same instants whatever the local time zone is.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+import altair as alt
+import vl_convert
+
+from auditkit.models.codes import Severity, Verdict
+from auditkit.report.period import VIOLATION_VERDICTS, Period, table_exists
+from auditkit.report.safety import clean_text
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    import duckdb
+    import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+# Altair's default data transformer rejects more rows than this.
+MAX_CHART_ROWS = 5000
+# Users, agents and resource servers beyond this many are grouped as "(other …)".
+TOP_PRINCIPALS = 25
+# Agents shown in the severity heatmap before the rest are grouped.
+TOP_AGENTS = 40
+# Longest stale-authority windows drawn in the timeline.
+MAX_WINDOWS = 200
+# Call or finding ids listed in one tooltip.
+TOOLTIP_IDS = 3
+
+ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+VERDICT_COLORS = {
+    Verdict.STALE_AUTHORITY.value: "#7b2cbf",
+    Verdict.USER_OVER_SCOPE.value: "#c92a2a",
+    Verdict.AGENT_OVER_SCOPE.value: "#e8590c",
+    Verdict.INDETERMINATE.value: "#f2c12e",
+    Verdict.WITHIN_SCOPE.value: "#adb5bd",
+}
+
+SEVERITY_ORDER = [severity.value for severity in Severity]
+
+
+def findings_over_time(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+) -> alt.Chart:
+    """Build a stacked bar chart of findings per day (or week or month) by verdict.
+
+    Each bar segment is one (period, verdict, severity) group, so the tooltip gives the
+    severity and the first call ids of the group. Periods longer than 190 days are
+    drawn per week, longer than 1,330 days per month, which keeps the chart under
+    5,000 rows.
+
+    Parameters
+    ----------
+    con
+        Connection to a workspace with a ``findings`` table.
+    since, until
+        Half-open reporting period; ``None`` leaves that end open.
+
+    Returns
+    -------
+    altair.Chart
+        The chart; its ``data`` holds the aggregated rows.
+    """
+    period = Period.of(since, until)
+    where, params = period.where("ts")
+    bucket = _time_bucket(con, where, params)
+    # S608: the SQL joins fixed text and trusted names; values are parameters.
+    sql = f"""
+        SELECT strftime(date_trunc(?, ts), '{ISO_FORMAT}') AS bucket,
+               strftime(date_trunc(?, ts), '%Y-%m-%d') AS bucket_start,
+               verdict,
+               severity,
+               count(*) AS findings,
+               {_example_ids("call_id")} AS example_calls
+        FROM findings
+        WHERE {where}
+        GROUP BY ALL
+        ORDER BY bucket, verdict, severity
+    """  # noqa: S608
+    data = _frame(con, sql, [bucket, bucket, *params])
+    data["verdict_rank"] = data["verdict"].map(_verdict_rank)
+
+    chart = alt.Chart(
+        data, title=f"Findings per {bucket} by verdict", width=720, height=260
+    )
+    bars: alt.Chart = chart.mark_bar().encode(
+        x=alt.X("bucket:T", title=bucket, scale=alt.Scale(type="utc")),
+        y=alt.Y("sum(findings):Q", title="findings", stack="zero"),
+        color=_verdict_color(),
+        order=alt.Order("verdict_rank:Q"),
+        tooltip=[
+            alt.Tooltip("bucket_start:N", title=f"{bucket} starting"),
+            alt.Tooltip("verdict:N"),
+            alt.Tooltip("severity:N"),
+            alt.Tooltip("findings:Q"),
+            alt.Tooltip("example_calls:N", title="first call ids"),
+        ],
+    )
+    return bars
+
+
+def stale_windows_timeline(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+) -> alt.LayerChart:
+    """Build a timeline of stale-authority windows, one row per user and agent.
+
+    A bar runs from the revocation instant to the last call that relied on the
+    revoked authority, and a dot marks that last call. Windows that overlap the period
+    are drawn, the 200 longest first.
+
+    Parameters
+    ----------
+    con
+        Connection to a workspace with a ``stale_windows`` table.
+    since, until
+        Half-open reporting period; ``None`` leaves that end open.
+
+    Returns
+    -------
+    altair.LayerChart
+        Bars and end dots; ``layer[0].data`` holds the window rows.
+    """
+    period = Period.of(since, until)
+    where, params = period.overlaps("revoked_at", "last_call_at")
+    # S608: the SQL joins fixed text and trusted names; values are parameters.
+    sql = f"""
+        SELECT window_id,
+               coalesce(subject, '(no user)') || ' → ' || coalesce(actor, '(no agent)')
+                   AS user_and_agent,
+               strftime(revoked_at, '{ISO_FORMAT}') AS revoked_at,
+               strftime(last_call_at, '{ISO_FORMAT}') AS last_call_at,
+               revocation_source,
+               first_call_id,
+               last_call_id,
+               calls,
+               left(resources, 200) AS resources,
+               round(duration_seconds / 3600.0, 2) AS hours
+        FROM stale_windows
+        WHERE {where}
+        ORDER BY duration_seconds DESC, window_id
+        LIMIT {MAX_WINDOWS}
+    """  # noqa: S608
+    if table_exists(con, "stale_windows"):
+        data = _frame(con, sql, params)
+    else:
+        data = _frame(con, _EMPTY_WINDOWS, [])
+
+    tooltip = [
+        alt.Tooltip("window_id:N"),
+        alt.Tooltip("user_and_agent:N", title="user → agent"),
+        alt.Tooltip("revoked_at:N", title="revoked at (UTC)"),
+        alt.Tooltip("last_call_at:N", title="last call at (UTC)"),
+        alt.Tooltip("revocation_source:N", title="revoked by"),
+        alt.Tooltip("first_call_id:N"),
+        alt.Tooltip("last_call_id:N"),
+        alt.Tooltip("calls:Q"),
+        alt.Tooltip("hours:Q"),
+        alt.Tooltip("resources:N"),
+    ]
+    y = alt.Y("user_and_agent:N", title=None, sort="-x")
+    base = alt.Chart(data, title="Stale-authority windows (revocation → last call)")
+    bars = base.mark_bar(color=VERDICT_COLORS["stale_authority"], opacity=0.6).encode(
+        x=alt.X("revoked_at:T", title="time (UTC)", scale=alt.Scale(type="utc")),
+        x2="last_call_at:T",
+        y=y,
+        tooltip=tooltip,
+    )
+    ends = base.mark_point(filled=True, color="#3c096c").encode(
+        x="last_call_at:T", y=y, tooltip=tooltip
+    )
+    height = max(60, 18 * int(data["user_and_agent"].nunique()))
+
+    return alt.LayerChart(layer=[bars, ends], width=720, height=height)
+
+
+def delegation_flow(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+) -> alt.HConcatChart:
+    """Build the flow from users through agents to resource servers as two heatmaps.
+
+    The left heatmap counts calls per (user, agent), the right one per (agent,
+    resource server); the colour and the number in each cell are the violations
+    (stale authority, user over scope, agent over scope). The 25 users, agents and
+    servers with the most violations are shown and the rest grouped as ``(other …)``.
+
+    Parameters
+    ----------
+    con
+        Connection to a workspace with a ``findings`` table.
+    since, until
+        Half-open reporting period; ``None`` leaves that end open.
+
+    Returns
+    -------
+    altair.HConcatChart
+        Two layered heatmaps sharing one data frame with a ``stage`` column.
+    """
+    period = Period.of(since, until)
+    where, params = period.where("ts")
+    sql = _flow_sql(where)
+    data = _frame(con, sql, [list(VIOLATION_VERDICTS), *params])
+
+    left = _flow_heatmap(data, "user → agent", "user", "agent")
+    right = _flow_heatmap(data, "agent → resource server", "agent", "resource server")
+
+    return alt.hconcat(left, right, title="Delegation flow: violations per hop")
+
+
+def severity_by_agent(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+) -> alt.LayerChart:
+    """Build a heatmap of findings per agent and severity.
+
+    Agents are ordered by their highest severity, then by their count of medium or
+    worse findings; the 40 first are shown and the rest grouped as ``(other agents)``.
+
+    Parameters
+    ----------
+    con
+        Connection to a workspace with a ``findings`` table.
+    since, until
+        Half-open reporting period; ``None`` leaves that end open.
+
+    Returns
+    -------
+    altair.LayerChart
+        Heatmap cells with their counts; ``layer[0].data`` holds the rows.
+    """
+    period = Period.of(since, until)
+    where, params = period.where("ts")
+    # S608: the SQL joins fixed text and trusted names; values are parameters.
+    sql = f"""
+        WITH f AS (
+            SELECT coalesce(nullif(actor, ''), '(no agent)') AS agent,
+                   severity,
+                   list_position(?, severity) AS severity_rank,
+                   finding_id, ts, call_id
+            FROM findings
+            WHERE {where}
+        ),
+        top AS (
+            SELECT agent FROM f GROUP BY agent
+            ORDER BY max(severity_rank) DESC,
+                     count(*) FILTER (WHERE severity_rank >= 3) DESC, agent
+            LIMIT {TOP_AGENTS}
+        )
+        SELECT CASE WHEN agent IN (SELECT agent FROM top) THEN agent
+                    ELSE '(other agents)' END AS agent,
+               severity,
+               count(*) AS findings,
+               {_example_ids("finding_id")} AS example_findings
+        FROM f
+        GROUP BY ALL
+        ORDER BY agent, severity
+    """  # noqa: S608
+    data = _frame(con, sql, [SEVERITY_ORDER, *params])
+    agents = _agent_order(data)
+
+    base = alt.Chart(data, title="Findings per agent and severity").encode(
+        x=alt.X("severity:N", sort=SEVERITY_ORDER, title="severity"),
+        y=alt.Y("agent:N", sort=agents, title="agent"),
+    )
+    cells = base.mark_rect().encode(
+        color=alt.Color("findings:Q", scale=alt.Scale(scheme="orangered")),
+        tooltip=[
+            alt.Tooltip("agent:N"),
+            alt.Tooltip("severity:N"),
+            alt.Tooltip("findings:Q"),
+            alt.Tooltip("example_findings:N", title="first finding ids"),
+        ],
+    )
+    counts = base.mark_text(fontSize=10).encode(text="findings:Q")
+    height = max(60, 20 * len(agents))
+
+    return alt.LayerChart(layer=[cells, counts], width=360, height=height)
+
+
+def chart_to_svg(chart: alt.TopLevelMixin) -> str:
+    """Render a chart to a standalone SVG string with vl-convert.
+
+    vl-convert runs Vega in-process, so rendering needs no browser and no network.
+
+    Vega writes each mark's tooltip into an ``aria-label``; this function also adds it
+    as an SVG ``<title>``, which browsers show on hover without any script.
+    """
+    svg: str = vl_convert.vegalite_to_svg(chart.to_dict())
+    return _add_hover_titles(svg)
+
+
+# A self-closing SVG element whose attributes include an aria-label. Attribute values
+# are matched inside their quotes, so a '>' inside a value does not end the tag.
+_LABELLED_ELEMENT = re.compile(
+    r'<(?P<tag>[a-z]+)(?P<attrs>(?:\s+[\w:-]+="[^"]*")*?'
+    r'\s+aria-label="(?P<label>[^"]*)"(?:\s+[\w:-]+="[^"]*")*)\s*/>'
+)
+
+
+def _add_hover_titles(svg: str) -> str:
+    # The label is already XML-escaped attribute text, which is also valid element text.
+    return _LABELLED_ELEMENT.sub(
+        r"<\g<tag>\g<attrs>><title>\g<label></title></\g<tag>>", svg
+    )
+
+
+_EMPTY_WINDOWS = """
+    SELECT NULL::VARCHAR AS window_id, NULL::VARCHAR AS user_and_agent,
+           NULL::VARCHAR AS revoked_at, NULL::VARCHAR AS last_call_at,
+           NULL::VARCHAR AS revocation_source, NULL::VARCHAR AS first_call_id,
+           NULL::VARCHAR AS last_call_id, NULL::BIGINT AS calls,
+           NULL::VARCHAR AS resources, NULL::DOUBLE AS hours
+    WHERE FALSE
+"""
+
+
+def _example_ids(column: str) -> str:
+    return (
+        f"array_to_string(list_slice(list({column} ORDER BY ts, call_id), "
+        f"1, {TOOLTIP_IDS}), ', ')"
+    )
+
+
+def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> pd.DataFrame:
+    data = con.execute(sql, params).df()
+    if len(data) > MAX_CHART_ROWS:
+        logger.warning(
+            "chart query returned %d rows; drawing the first %d",
+            len(data),
+            MAX_CHART_ROWS,
+        )
+        data = data.head(MAX_CHART_ROWS)
+
+    for column in data.columns:
+        if data[column].dtype == object:
+            data[column] = data[column].map(_clean_cell)
+    return data
+
+
+def _clean_cell(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    return value
+
+
+def _time_bucket(con: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> str:
+    # S608: the SQL joins fixed text and trusted names; values are parameters.
+    sql = f"SELECT date_diff('day', min(ts), max(ts)) FROM findings WHERE {where}"  # noqa: S608
+    row = con.execute(sql, params).fetchone()
+    span_days = row[0] if row is not None and row[0] is not None else 0
+    if span_days <= 190:
+        return "day"
+    if span_days <= 1330:
+        return "week"
+    return "month"
+
+
+def _verdict_rank(verdict: str) -> int:
+    order = list(VERDICT_COLORS)
+    return order.index(verdict) if verdict in order else len(order)
+
+
+def _verdict_color() -> alt.Color:
+    return alt.Color(
+        "verdict:N",
+        title="verdict",
+        scale=alt.Scale(
+            domain=list(VERDICT_COLORS), range=list(VERDICT_COLORS.values())
+        ),
+    )
+
+
+def _flow_sql(where: str) -> str:
+    # S608: the SQL joins fixed text and trusted names; values are parameters.
+    return f"""
+        WITH f AS (
+            SELECT coalesce(nullif(subject, ''), '(no user)') AS user_id,
+                   coalesce(nullif(actor, ''), '(no agent)') AS agent_id,
+                   coalesce(nullif(resource_server, ''), '(no server)') AS server_id,
+                   list_contains(?, verdict) AS violating,
+                   call_id, ts
+            FROM findings
+            WHERE {where}
+        ),
+        {_top_cte("top_users", "user_id")},
+        {_top_cte("top_agents", "agent_id")},
+        {_top_cte("top_servers", "server_id")},
+        g AS (
+            SELECT CASE WHEN user_id IN (SELECT v FROM top_users) THEN user_id
+                        ELSE '(other users)' END AS user_id,
+                   CASE WHEN agent_id IN (SELECT v FROM top_agents) THEN agent_id
+                        ELSE '(other agents)' END AS agent_id,
+                   CASE WHEN server_id IN (SELECT v FROM top_servers) THEN server_id
+                        ELSE '(other servers)' END AS server_id,
+                   violating, call_id, ts
+            FROM f
+        )
+        SELECT 'user → agent' AS stage, user_id AS source, agent_id AS target,
+               {_flow_measures()}
+        FROM g GROUP BY ALL
+        UNION ALL
+        SELECT 'agent → resource server' AS stage, agent_id AS source,
+               server_id AS target, {_flow_measures()}
+        FROM g GROUP BY ALL
+        ORDER BY stage, source, target
+    """  # noqa: S608
+
+
+def _top_cte(name: str, column: str) -> str:
+    # S608: the SQL joins fixed text and trusted names; values are parameters.
+    return f"""{name} AS (
+            SELECT {column} AS v FROM f GROUP BY {column}
+            ORDER BY count(*) FILTER (WHERE violating) DESC, count(*) DESC, {column}
+            LIMIT {TOP_PRINCIPALS}
+        )"""  # noqa: S608
+
+
+def _flow_measures() -> str:
+    return f"""count(*) AS calls,
+               count(*) FILTER (WHERE violating) AS violations,
+               array_to_string(list_slice(
+                   list(call_id ORDER BY ts, call_id) FILTER (WHERE violating),
+                   1, {TOOLTIP_IDS}), ', ') AS example_violations"""
+
+
+def _flow_heatmap(
+    data: pd.DataFrame, stage: str, source_title: str, target_title: str
+) -> alt.LayerChart:
+    base = (
+        alt.Chart(data, title=stage)
+        .transform_filter(alt.datum.stage == stage)
+        .encode(
+            x=alt.X("target:N", title=target_title),
+            y=alt.Y("source:N", title=source_title),
+        )
+    )
+    cells = base.mark_rect().encode(
+        color=alt.Color("violations:Q", scale=alt.Scale(scheme="reds")),
+        tooltip=[
+            alt.Tooltip("source:N", title=source_title),
+            alt.Tooltip("target:N", title=target_title),
+            alt.Tooltip("calls:Q"),
+            alt.Tooltip("violations:Q"),
+            alt.Tooltip("example_violations:N", title="first violating call ids"),
+        ],
+    )
+    counts = base.mark_text(fontSize=10).encode(text="violations:Q")
+    return alt.LayerChart(layer=[cells, counts])
+
+
+def _agent_order(data: pd.DataFrame) -> list[str]:
+    ranks = {severity: rank for rank, severity in enumerate(SEVERITY_ORDER)}
+    worst: dict[str, tuple[int, int]] = {}
+    for agent, severity, findings in data[["agent", "severity", "findings"]].itertuples(
+        index=False
+    ):
+        rank = ranks.get(severity, -1)
+        top_rank, serious = worst.get(agent, (-1, 0))
+        serious += int(findings) if rank >= 2 else 0
+        worst[agent] = (max(top_rank, rank), serious)
+
+    return sorted(worst, key=lambda agent: (-worst[agent][0], -worst[agent][1], agent))

@@ -1,0 +1,340 @@
+"""The standalone report: one folder with an offline HTML page and the exports.
+
+``report.html`` needs no network and runs no script: charts are inline SVG rendered by
+vl-convert, styles are inline, and a Content-Security-Policy meta tag forbids scripts,
+so a payload that slipped through escaping still could not run. Jinja's autoescape
+escapes every value; the chart SVG is the only markup inserted as is, after a check
+that it holds no script, event handler, foreign object or link.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+from markupsafe import Markup
+
+import auditkit
+from auditkit.errors import AuditkitError
+from auditkit.report import charts
+from auditkit.report.exports import write_findings_csv, write_findings_parquet
+from auditkit.report.manifest import build_manifest, write_json
+from auditkit.report.ocsf import write_ocsf_jsonl
+from auditkit.report.period import REPORTED_VERDICTS, Period, table_exists
+from auditkit.report.safety import clean_text
+from auditkit.report.summary import SEVERITY_ORDER, summarize
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import altair as alt
+    import duckdb
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TITLE = "auditkit report"
+# Rows of the most-severe-findings table; the full list is in findings.csv.
+DEFAULT_TOP_FINDINGS = 100
+# Rows of the stale-authority windows table.
+DEFAULT_TOP_WINDOWS = 50
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'none'; object-src 'none'; base-uri 'none'; "
+    "form-action 'none'; img-src data:; style-src 'unsafe-inline'"
+)
+
+# Markup that must never appear in a chart's SVG: scripts, event handler attributes,
+# embedded HTML, and links or references that could load or run anything.
+_UNSAFE_SVG = re.compile(
+    r"<\s*script|<\s*foreignObject|<\s*iframe|\son[a-z]+\s*=|href\s*=|javascript:",
+    re.IGNORECASE,
+)
+
+_TABLE_COLUMNS = (
+    "severity",
+    "verdict",
+    "reason",
+    "ts",
+    "subject",
+    "actor",
+    "tool",
+    "action",
+    "resource",
+    "resource_server",
+    "outcome",
+    "flags",
+    "finding_id",
+    "call_id",
+    "source_file",
+    "source_line",
+)
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """Paths and counts of a written report."""
+
+    out_dir: Path
+    html: Path
+    findings_csv: Path
+    findings_parquet: Path
+    summary_json: Path
+    ocsf_jsonl: Path
+    manifest_json: Path
+    findings: int
+    ocsf_findings: int
+    summary: dict[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class _ChartSection:
+    title: str
+    caption: str
+    svg: Markup | None
+
+
+def write_report(
+    con: duckdb.DuckDBPyConnection,
+    out_dir: str | Path,
+    *,
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+    title: str = DEFAULT_TITLE,
+    top_findings: int = DEFAULT_TOP_FINDINGS,
+    top_windows: int = DEFAULT_TOP_WINDOWS,
+) -> ReportResult:
+    """Write the report folder: HTML page, CSV, Parquet, summary, OCSF and manifest.
+
+    Parameters
+    ----------
+    con
+        Connection to a workspace with ``findings`` (and, where evaluated,
+        ``stale_windows`` and ``load_log``) tables.
+    out_dir
+        Folder to write; created if missing, files in it are overwritten.
+    since, until
+        Half-open reporting period on the call time; ``None`` leaves that end open.
+    title
+        Title of the HTML page.
+    top_findings, top_windows
+        Rows of the findings and windows tables in the page.
+
+    Returns
+    -------
+    ReportResult
+        The written paths and the summary counts.
+    """
+    period = Period.of(since, until)
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = _output_paths(folder)
+    version = auditkit.__version__
+
+    findings = write_findings_csv(con, paths["findings.csv"], period)
+    write_findings_parquet(con, paths["findings.parquet"], period)
+    ocsf_findings = write_ocsf_jsonl(
+        con, paths["findings.ocsf.jsonl"], period, product_version=version
+    )
+    summary = summarize(con, period)
+    write_json(paths["summary.json"], summary)
+
+    generated_at = datetime.now(UTC)
+    page = _render_page(
+        con,
+        period,
+        summary=summary,
+        title=title,
+        top_findings=top_findings,
+        top_windows=top_windows,
+        generated_at=generated_at,
+    )
+    paths["report.html"].write_text(page, encoding="utf-8")
+
+    parameters = {
+        **period.as_json(),
+        "title": title,
+        "top_findings": top_findings,
+        "top_windows": top_windows,
+    }
+    outputs = {name: path for name, path in paths.items() if name != "manifest.json"}
+    manifest = build_manifest(
+        con, parameters=parameters, outputs=outputs, generated_at=generated_at
+    )
+    write_json(paths["manifest.json"], manifest)
+    logger.info("wrote report with %d findings to %s", findings, folder)
+
+    return ReportResult(
+        out_dir=folder,
+        html=paths["report.html"],
+        findings_csv=paths["findings.csv"],
+        findings_parquet=paths["findings.parquet"],
+        summary_json=paths["summary.json"],
+        ocsf_jsonl=paths["findings.ocsf.jsonl"],
+        manifest_json=paths["manifest.json"],
+        findings=findings,
+        ocsf_findings=ocsf_findings,
+        summary=summary,
+    )
+
+
+def render_chart_svg(chart: alt.TopLevelMixin) -> Markup:
+    """Render a chart to SVG markup that is safe to insert into the page.
+
+    Raises :class:`auditkit.errors.AuditkitError` when the SVG holds a script, an event
+    handler, a foreign object or a link, which vl-convert never writes for these
+    charts: the check guards against a renderer change rather than against data.
+    """
+    svg = charts.chart_to_svg(chart)
+    unsafe = _UNSAFE_SVG.search(svg)
+    if unsafe is not None:
+        message = f"chart SVG contains unsafe markup {unsafe.group(0)!r}; not embedded"
+        raise AuditkitError(message)
+    return Markup(svg)  # noqa: S704 - checked above; all data text in it is XML-escaped
+
+
+def _output_paths(folder: Path) -> dict[str, Path]:
+    names = (
+        "report.html",
+        "findings.csv",
+        "findings.parquet",
+        "findings.ocsf.jsonl",
+        "summary.json",
+        "manifest.json",
+    )
+    return {name: folder / name for name in names}
+
+
+def _render_page(
+    con: duckdb.DuckDBPyConnection,
+    period: Period,
+    *,
+    summary: dict[str, Any],
+    title: str,
+    top_findings: int,
+    top_windows: int,
+    generated_at: datetime,
+) -> str:
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("auditkit.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    template = environment.get_template("report.html.j2")
+    return template.render(
+        title=clean_text(title),
+        csp=CONTENT_SECURITY_POLICY,
+        summary=summary,
+        severity_order=SEVERITY_ORDER,
+        findings=_most_severe(con, period, top_findings),
+        finding_columns=_TABLE_COLUMNS,
+        windows=_longest_windows(con, period, top_windows),
+        charts=_chart_sections(con, period),
+        version=auditkit.__version__,
+        generated_at=generated_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+    )
+
+
+def _most_severe(
+    con: duckdb.DuckDBPyConnection, period: Period, limit: int
+) -> list[dict[str, Any]]:
+    where, params = period.where("ts")
+    columns = ", ".join(_TABLE_COLUMNS)
+    # S608: the SQL joins fixed text and trusted names; values are parameters.
+    sql = f"""
+        SELECT {columns} FROM findings
+        WHERE {where} AND list_contains(?, verdict)
+        ORDER BY list_position(?, severity) DESC NULLS LAST, ts, call_id, finding_id
+        LIMIT ?
+    """  # noqa: S608
+    verdicts = list(REPORTED_VERDICTS)
+    return _records(con, sql, [*params, verdicts, SEVERITY_ORDER, limit])
+
+
+def _longest_windows(
+    con: duckdb.DuckDBPyConnection, period: Period, limit: int
+) -> list[dict[str, Any]]:
+    if not table_exists(con, "stale_windows"):
+        return []
+    where, params = period.overlaps("revoked_at", "last_call_at")
+    # S608: the SQL joins fixed text and trusted names; values are parameters.
+    sql = f"""
+        SELECT window_id, subject, actor, revoked_at, revocation_kind,
+               revocation_source, first_call_id, first_call_at, last_call_id,
+               last_call_at, calls, resources, duration_seconds
+        FROM stale_windows
+        WHERE {where}
+        ORDER BY duration_seconds DESC, window_id
+        LIMIT ?
+    """  # noqa: S608
+    return _records(con, sql, [*params, limit])
+
+
+def _records(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]
+) -> list[dict[str, Any]]:
+    relation = con.execute(sql, params)
+    names = [column[0] for column in relation.description]
+    return [
+        {name: _display(value) for name, value in zip(names, row, strict=True)}
+        for row in relation.fetchall()
+    ]
+
+
+def _display(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
+
+
+_CHARTS: tuple[tuple[str, str, Callable[..., Any]], ...] = (
+    (
+        "Findings over time",
+        "Findings per day by verdict; each segment is one severity. Hover a segment "
+        "for its first call ids.",
+        charts.findings_over_time,
+    ),
+    (
+        "Stale-authority windows",
+        "From the revocation instant to the last call that relied on the revoked "
+        "authority, per user and agent.",
+        charts.stale_windows_timeline,
+    ),
+    (
+        "Delegation flow",
+        "Violations per user → agent and agent → resource server hop.",
+        charts.delegation_flow,
+    ),
+    (
+        "Severity by agent",
+        "Findings per agent and severity, agents with the worst findings first.",
+        charts.severity_by_agent,
+    ),
+)
+
+
+def _chart_sections(
+    con: duckdb.DuckDBPyConnection, period: Period
+) -> list[_ChartSection]:
+    sections: list[_ChartSection] = []
+    for title, caption, build in _CHARTS:
+        chart = build(con, since=period.since, until=period.until)
+        svg = None if _chart_is_empty(chart) else render_chart_svg(chart)
+        sections.append(_ChartSection(title, caption, svg))
+    return sections
+
+
+def _chart_is_empty(chart: Any) -> bool:
+    data = getattr(chart, "data", None)
+    if data is None or not hasattr(data, "__len__"):
+        parts = [*getattr(chart, "layer", []), *getattr(chart, "hconcat", [])]
+        return all(_chart_is_empty(part) for part in parts) if parts else True
+    return len(data) == 0
