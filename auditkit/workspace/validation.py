@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from auditkit.errors import InputError
@@ -44,6 +45,12 @@ def validate_record(
 ) -> BaseModel:
     """Validate one mapped record strictly against its canonical model.
 
+    Typed records (JSON, Parquet, adapters' output) are validated in pydantic's
+    strict JSON mode, so an enumeration field takes its value as text while
+    ``3.5`` and ``true`` are still not integers and a number is not an id. Python
+    values JSON lacks are encoded first: a datetime as ISO 8601 text (with its
+    offset when it has one), anything else as ``str``.
+
     Parameters
     ----------
     model
@@ -66,7 +73,10 @@ def validate_record(
     if from_text:
         cells = {name: text for name, text in value.items() if name and text}
         return model.model_validate_strings(cells, strict=True, context=context)
-    return model.model_validate(value, strict=True, context=context)
+    # Strict Python mode would reject "user" for an enum field, so records go
+    # through strict JSON mode, which checks the same types as JSON input.
+    text = json.dumps(value, default=_json_default)
+    return model.model_validate_json(text, strict=True, context=context)
 
 
 def validation_problem(
@@ -99,3 +109,11 @@ def _shown_input(value: Any) -> str | None:
     if len(text) > _SHOWN_VALUE_CHARS:
         text = text[:_SHOWN_VALUE_CHARS] + "..."
     return f"{type(value).__name__} {text}"
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="backslashreplace")
+    return str(value)
