@@ -68,7 +68,7 @@ def is_gzip(path: str | Path) -> bool:
 def sniff_format(path: str | Path) -> FileFormat:
     """Return the format of a file from its name, or from its first bytes.
 
-    Parquet is told by its magic bytes. Otherwise the suffix before any ``.gz``
+    Parquet is recognised by its magic bytes. Otherwise the suffix before any ``.gz``
     decides (``.jsonl``, ``.ndjson``, ``.json``, ``.csv``). A file with another
     suffix is JSON when its first character is ``[`` and JSONL otherwise.
 

@@ -1,4 +1,4 @@
-"""The source formats auditkit can load, and how a format is told from a sample.
+"""The source formats auditkit can load, and how a format is detected from a sample.
 
 Each module in ``ADAPTER_MODULES`` defines ``ADAPTERS``, a sequence of objects that
 follow :class:`auditkit.sources.base.Adapter`. Adding a format takes one line here:

@@ -71,6 +71,11 @@ class StagingTable:
         self.staged = 0
         self._schema = arrow_schema(kind)
         self._fields = list(INPUT_MODELS[kind].model_fields)
+        self._varchar_fields = [
+            name
+            for name, sql_type in model_columns(INPUT_MODELS[kind]).items()
+            if sql_type.startswith("VARCHAR")
+        ]
         self._create_table()
 
     def add(self, rows: Sequence[tuple[BaseModel, int]]) -> None:
@@ -112,7 +117,12 @@ class StagingTable:
         )
 
     def _row(self, instance: BaseModel, line: int) -> dict[str, Any]:
-        row = {name: _column_value(getattr(instance, name)) for name in self._fields}
+        row = {name: getattr(instance, name) for name in self._fields}
+        # Text columns also hold enums (a str subclass) and JSON lists and objects.
+        for name in self._varchar_fields:
+            value = row[name]
+            if value is not None and type(value) is not str:
+                row[name] = _column_value(value)
         row["source_file"] = self.source_file
         row["source_line"] = line
         row["load_id"] = self.load_id

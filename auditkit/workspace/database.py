@@ -12,6 +12,7 @@ import duckdb
 from pydantic import ValidationError
 
 from auditkit.errors import NotFoundError, WorkspaceError
+from auditkit.models.timestamps import resolve_zone
 from auditkit.settings import Settings
 from auditkit.workspace.loading import ErrorPolicy, LoadResult, load_inputs
 from auditkit.workspace.schema import all_ddl
@@ -68,7 +69,7 @@ class Workspace:
         ------
         WorkspaceError
             If a setting is invalid, the file is not a DuckDB database, or another
-            process holds the file open.
+            process has the file open.
         """
         resolved = _settings(path, settings)
         location = str(resolved.workspace)
@@ -134,7 +135,7 @@ class Workspace:
             it is detected from the first record, falling back to ``canonical``.
         errors
             ``"quarantine"`` loads the valid records and stores the others in the
-            ``quarantine`` table; ``"raise"`` stops at the first invalid record;
+            ``quarantine`` table. ``"raise"`` stops at the first invalid record.
             ``"collect"`` checks every record and, if any is invalid, raises one
             error listing them all and loads nothing.
         progress
@@ -276,12 +277,20 @@ def _settings(path: str | Path | None, overrides: dict[str, Any]) -> Settings:
     if path is not None:
         overrides = {**overrides, "workspace": Path(path)}
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as error:
         first = error.errors(include_url=False)[0]
         name = ".".join(str(part) for part in first["loc"])
         message = f"invalid setting {name!r}: {first['msg']}"
         raise WorkspaceError(message) from error
+
+    if settings.default_timezone is not None:
+        try:
+            resolve_zone(settings.default_timezone)
+        except ValueError as error:
+            message = f"invalid setting 'default_timezone': {error}"
+            raise WorkspaceError(message) from error
+    return settings
 
 
 def _connect(location: str) -> duckdb.DuckDBPyConnection:

@@ -141,7 +141,7 @@ class _FileCounts:
 
 @dataclass
 class _LoadState:
-    """What a load has done so far; rolled back with the transaction on failure."""
+    """Files, counts and bad records of one load in progress."""
 
     connection: duckdb.DuckDBPyConnection
     settings: Settings
@@ -332,7 +332,7 @@ def _plan_file(
         if is_folder:
             return SkippedFile(str(file), "kind unknown: the name starts with no kind")
         raise InputError(
-            "cannot tell the kind of input from the file name",
+            "unknown input kind: the file name does not start with a kind",
             path=file,
             hint=f"name the file after its kind ({_kind_list()}) or pass kind= "
             "with one of those",
@@ -415,11 +415,11 @@ def _validated(
         )
         return
 
+    # Only canonical CSV rows are cell texts; adapters return typed values.
+    from_text = plan.file_format == "csv" and plan.adapter.name == CANONICAL
     for item in mapped:
         try:
-            yield validate_record(
-                model, item, from_text=plan.file_format == "csv", context=context
-            )
+            yield validate_record(model, item, from_text=from_text, context=context)
         except ValidationError as error:
             text = record_text(value)
             yield validation_problem(

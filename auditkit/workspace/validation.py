@@ -68,7 +68,7 @@ def validate_record(
     pydantic.ValidationError
         If any field is missing or of the wrong type.
     """
-    # NOTE: one pydantic call per record is the slow step of a load; a vectorised
+    # NOTE: one pydantic call per record is the slow step of a load. A vectorised
     # path (Arrow casts plus checks in DuckDB) can replace this function.
     if from_text:
         cells = {name: text for name, text in value.items() if name and text}

@@ -385,7 +385,7 @@ def test_unknown_kind_single_file(
 ) -> None:
     path = write_jsonl("export.jsonl", [{"unrelated": 1}])
 
-    with pytest.raises(InputError, match=r"export\.jsonl: cannot tell the kind.*kind="):
+    with pytest.raises(InputError, match=r"export\.jsonl: unknown input kind.*kind="):
         workspace.load(path)
 
 

@@ -77,6 +77,11 @@ def test_open_invalid_setting(tmp_path: Path) -> None:
         Workspace.open(tmp_path / "a.duckdb", threads="many")
 
 
+def test_open_unknown_time_zone(tmp_path: Path) -> None:
+    with pytest.raises(WorkspaceError, match="unknown time zone 'Mars/Base'"):
+        Workspace.open(tmp_path / "a.duckdb", default_timezone="Mars/Base")
+
+
 def test_open_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(WorkspaceError, match=r"folder .*nowhere does not exist"):
         Workspace.open(tmp_path / "nowhere" / "a.duckdb")
