@@ -197,3 +197,20 @@ def text_or_none(value: Any) -> str | None:
     if isinstance(value, str) and value.strip():
         return value
     return None
+
+
+def member(value: Any, *keys: str) -> dict[str, Any]:
+    """Return the object at ``keys`` inside ``value``, or an empty one.
+
+    Log fields are attacker-controlled, so a member of the wrong type is treated
+    as absent instead of failing.
+
+    Examples
+    --------
+    >>> member({"a": {"b": {"c": 1}}}, "a", "b"), member({"a": "text"}, "a")
+    ({'c': 1}, {})
+    """
+    current = value
+    for key in keys:
+        current = current.get(key) if isinstance(current, dict) else None
+    return current if isinstance(current, dict) else {}

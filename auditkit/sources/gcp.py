@@ -16,6 +16,7 @@ from auditkit.models import InputKind, Outcome
 from auditkit.sources.adapter_support import (
     content_id,
     iso_timestamp,
+    member,
     record_error,
     text_or_none,
 )
@@ -127,17 +128,12 @@ def delegation_chain(authentication: Any) -> list[str]:
     if not isinstance(authentication, dict):
         return []
     chain: list[str] = []
-    for item in authentication.get("serviceAccountDelegationInfo") or []:
-        if not isinstance(item, dict):
-            continue
-        first = item.get("firstPartyPrincipal") or {}
-        third = (item.get("thirdPartyPrincipal") or {}).get("thirdPartyClaims") or {}
-        name = (
-            text_or_none(first.get("principalEmail"))
-            if isinstance(first, dict)
-            else None
-        )
-        if name is None and isinstance(third, dict):
+    items = authentication.get("serviceAccountDelegationInfo")
+    for item in items if isinstance(items, list) else []:
+        first = member(item, "firstPartyPrincipal")
+        third = member(item, "thirdPartyPrincipal", "thirdPartyClaims")
+        name = text_or_none(first.get("principalEmail"))
+        if name is None:
             name = text_or_none(third.get("sub")) or text_or_none(third.get("email"))
         if name is not None:
             chain.append(name)
@@ -186,7 +182,7 @@ def _is_audit_payload(payload: Any) -> bool:
         return False
     if payload.get("@type") == AUDIT_LOG_TYPE:
         return True
-    return "methodName" in payload and "authenticationInfo" in payload
+    return "methodName" in payload
 
 
 def _authorizations(payload: dict[str, Any]) -> list[dict[str, Any]]:
@@ -212,16 +208,16 @@ def _timestamp(
 ) -> str:
     # The entry's timestamp is when the call happened; the request time and the
     # receive time are later fallbacks for entries that lack it.
-    request_time = (
-        (payload.get("requestMetadata") or {}).get("requestAttributes") or {}
-    ).get("time")
+    request_time = member(payload, "requestMetadata", "requestAttributes").get("time")
     for field, value in (
         ("timestamp", entry.get("timestamp")),
         ("protoPayload.requestMetadata.requestAttributes.time", request_time),
         ("receiveTimestamp", entry.get("receiveTimestamp")),
     ):
         if value:
-            return iso_timestamp(value, record, field)
+            # LogEntry times are protobuf Timestamps, written in UTC; some
+            # pipelines drop the trailing Z.
+            return iso_timestamp(value, record, field, assume_utc=True)
     raise record_error(record, "missing timestamp", field="timestamp")
 
 

@@ -28,6 +28,7 @@ from auditkit.sources.adapter_support import (
     epoch_timestamp,
     iso_timestamp,
     json_object,
+    member,
     raise_first_error,
     record_error,
     text_or_none,
@@ -291,7 +292,7 @@ def _otlp_spans(record: RawRecord, resource_spans: list[Any]) -> Iterator[Span]:
         where = f"resourceSpans[{r_index}]"
         resource_span = json_object(resource_item, record, where)
         resource = _otlp_attributes(
-            (resource_span.get("resource") or {}).get("attributes"), record, where
+            member(resource_span, "resource").get("attributes"), record, where
         )
         # scopeSpans replaced instrumentationLibrarySpans in OTLP 0.15.
         scopes = resource_span.get("scopeSpans")
@@ -350,10 +351,15 @@ def _any_value(value: Any) -> Any:
         text = str(value["intValue"])
         return int(text) if text.lstrip("-").isdigit() else text
     if "arrayValue" in value:
-        return [_any_value(item) for item in value["arrayValue"].get("values") or []]
+        items = member(value, "arrayValue").get("values")
+        return [_any_value(item) for item in items] if isinstance(items, list) else []
     if "kvlistValue" in value:
-        entries = value["kvlistValue"].get("values") or []
-        return {item["key"]: _any_value(item.get("value")) for item in entries}
+        entries = member(value, "kvlistValue").get("values")
+        return {
+            item["key"]: _any_value(item.get("value"))
+            for item in (entries if isinstance(entries, list) else [])
+            if isinstance(item, dict) and isinstance(item.get("key"), str)
+        }
     return None
 
 
@@ -403,7 +409,7 @@ def _sdk_span(record: RawRecord, value: Any, path: str) -> Span:
         start_unit="iso" if isinstance(start, str) and not start.isdigit() else "ns",
         attributes=_sdk_attributes(span.get("attributes"), record, prefix),
         resource=_sdk_attributes(
-            (span.get("resource") or {}).get("attributes"), record, f"{prefix}resource."
+            member(span, "resource").get("attributes"), record, f"{prefix}resource."
         ),
         error=_sdk_status_is_error(span.get("status")),
     )
