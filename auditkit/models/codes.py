@@ -87,6 +87,11 @@ class ReasonCode(StrEnum):
     NO_SUBJECT = "no_subject"
     NO_ENTITLEMENT_COVERAGE = "no_entitlement_coverage"
     UNEVALUATED_CONDITION = "unevaluated_condition"
+    # Drift and ceiling findings (the drift_findings table).
+    UNUSED_GRANT = "unused_grant"
+    SCOPE_GROWTH = "scope_growth"
+    INTERSECTION_WIDENED = "intersection_widened"
+    CEILING_BREACH = "ceiling_breach"
 
 
 class Flag(StrEnum):
