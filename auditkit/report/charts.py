@@ -16,6 +16,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 import altair as alt
+import pandas as pd
 import vl_convert
 
 from auditkit.models.codes import Severity, Verdict
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     import duckdb
-    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +102,12 @@ def findings_over_time(
         data, title=f"Findings per {bucket} by verdict", width=720, height=260
     )
     bars: alt.Chart = chart.mark_bar().encode(
-        x=alt.X("bucket:T", title=bucket, scale=alt.Scale(type="utc")),
+        x=alt.X(
+            "bucket:T",
+            timeUnit="utcyearmonthdate",
+            title=f"{bucket} (UTC)",
+            axis=alt.Axis(format="%Y-%m-%d"),
+        ),
         y=alt.Y("sum(findings):Q", title="findings", stack="zero"),
         color=_verdict_color(),
         order=alt.Order("verdict_rank:Q"),
@@ -314,6 +319,28 @@ def chart_to_svg(chart: alt.TopLevelMixin) -> str:
     return _add_hover_titles(svg)
 
 
+def chart_data(chart: Any) -> pd.DataFrame | None:
+    """Return the first data frame of a chart or of its layers and concatenated parts.
+
+    Altair moves data shared by all layers up to the top chart, so the frame may sit
+    on the chart itself or on one of its parts.
+    """
+    data = getattr(chart, "data", None)
+    if isinstance(data, pd.DataFrame):
+        return data
+
+    for part in [*_parts(chart, "layer"), *_parts(chart, "hconcat")]:
+        found = chart_data(part)
+        if found is not None:
+            return found
+    return None
+
+
+def _parts(chart: Any, attribute: str) -> list[Any]:
+    parts = getattr(chart, attribute, None)
+    return list(parts) if isinstance(parts, list) else []
+
+
 # A self-closing SVG element whose attributes include an aria-label. Attribute values
 # are matched inside their quotes, so a '>' inside a value does not end the tag.
 _LABELLED_ELEMENT = re.compile(
@@ -357,7 +384,7 @@ def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> pd.Da
         data = data.head(MAX_CHART_ROWS)
 
     for column in data.columns:
-        if data[column].dtype == object:
+        if data[column].dtype == object or pd.api.types.is_string_dtype(data[column]):
             data[column] = data[column].map(_clean_cell)
     return data
 

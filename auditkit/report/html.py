@@ -48,12 +48,23 @@ CONTENT_SECURITY_POLICY = (
     "form-action 'none'; img-src data:; style-src 'unsafe-inline'"
 )
 
-# Markup that must never appear in a chart's SVG: scripts, event handler attributes,
-# embedded HTML, and links or references that could load or run anything.
-_UNSAFE_SVG = re.compile(
-    r"<\s*script|<\s*foreignObject|<\s*iframe|\son[a-z]+\s*=|href\s*=|javascript:",
-    re.IGNORECASE,
+# Elements a chart's SVG may contain. vl-convert writes only these for our charts;
+# anything else (script, foreignObject, a, image, use, animate) is rejected.
+SVG_ELEMENTS = frozenset(
+    {
+        "svg", "g", "path", "rect", "circle", "ellipse", "line", "polyline",
+        "polygon", "text", "tspan", "title", "desc", "defs", "clipPath",
+        "linearGradient", "radialGradient", "stop", "pattern", "mask",
+    }
+)  # fmt: skip
+
+# A start tag whose attribute values are double-quoted. Text and attribute values in
+# vl-convert's SVG are XML-escaped, so every raw '<' before a letter starts a tag.
+_SVG_TAG = re.compile(
+    r'<(?P<name>[A-Za-z][\w:.-]*)(?P<attrs>(?:\s+[\w:.-]+\s*=\s*"[^"]*")*)\s*/?>'
 )
+_SVG_ATTRIBUTE = re.compile(r'([\w:.-]+)\s*=\s*"[^"]*"')
+_TAG_START = re.compile(r"<[A-Za-z]")
 
 _TABLE_COLUMNS = (
     "severity",
@@ -65,7 +76,6 @@ _TABLE_COLUMNS = (
     "tool",
     "action",
     "resource",
-    "resource_server",
     "outcome",
     "flags",
     "finding_id",
@@ -185,16 +195,43 @@ def write_report(
 def render_chart_svg(chart: alt.TopLevelMixin) -> Markup:
     """Render a chart to SVG markup that is safe to insert into the page.
 
-    Raises :class:`auditkit.errors.AuditkitError` when the SVG holds a script, an event
-    handler, a foreign object or a link, which vl-convert never writes for these
-    charts: the check guards against a renderer change rather than against data.
+    Raises :class:`auditkit.errors.AuditkitError` when :func:`unsafe_svg_markup` finds
+    an element or attribute that could run or load anything. vl-convert writes none
+    for these charts, so the check guards against a renderer change.
     """
     svg = charts.chart_to_svg(chart)
-    unsafe = _UNSAFE_SVG.search(svg)
+    unsafe = unsafe_svg_markup(svg)
     if unsafe is not None:
-        message = f"chart SVG contains unsafe markup {unsafe.group(0)!r}; not embedded"
+        message = f"chart SVG contains {unsafe}; the chart was not embedded"
         raise AuditkitError(message)
-    return Markup(svg)  # noqa: S704 - checked above; all data text in it is XML-escaped
+    return Markup(svg)  # noqa: S704 - checked above, and data text in it is XML-escaped
+
+
+def unsafe_svg_markup(svg: str) -> str | None:
+    """Return a description of the first unsafe tag or attribute in ``svg``, or None.
+
+    Unsafe: an element outside :data:`SVG_ELEMENTS`, an event handler attribute
+    (``on…``), an ``href`` of any namespace, or a tag this check cannot parse.
+
+    Examples
+    --------
+    >>> unsafe_svg_markup('<svg><text aria-label="&lt;script&gt;">x</text></svg>')
+    >>> unsafe_svg_markup('<svg><g onload="x()"/></svg>')
+    "attribute 'onload' on <g>"
+    """
+    tags = list(_SVG_TAG.finditer(svg))
+    if len(tags) != len(_TAG_START.findall(svg)):
+        return "a tag that could not be parsed"
+
+    for tag in tags:
+        name = tag.group("name")
+        if name not in SVG_ELEMENTS:
+            return f"element <{name}>"
+        for attribute in _SVG_ATTRIBUTE.findall(tag.group("attrs")):
+            lowered = attribute.lower()
+            if lowered.startswith("on") or lowered.split(":")[-1] == "href":
+                return f"attribute {attribute!r} on <{name}>"
+    return None
 
 
 def _output_paths(folder: Path) -> dict[str, Path]:
@@ -234,6 +271,7 @@ def _render_page(
         severity_order=SEVERITY_ORDER,
         findings=_most_severe(con, period, top_findings),
         finding_columns=_TABLE_COLUMNS,
+        column_classes={"ts": "ts", "source_line": "num", "severity": "ts"},
         windows=_longest_windows(con, period, top_windows),
         charts=_chart_sections(con, period),
         version=auditkit.__version__,
@@ -290,8 +328,10 @@ def _records(
 def _display(value: Any) -> Any:
     if isinstance(value, str):
         return clean_text(value)
-    if isinstance(value, datetime):
+    if isinstance(value, datetime) and value.microsecond:
         return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
     return value
 
 
@@ -327,14 +367,7 @@ def _chart_sections(
     sections: list[_ChartSection] = []
     for title, caption, build in _CHARTS:
         chart = build(con, since=period.since, until=period.until)
-        svg = None if _chart_is_empty(chart) else render_chart_svg(chart)
+        data = charts.chart_data(chart)
+        svg = None if data is None or data.empty else render_chart_svg(chart)
         sections.append(_ChartSection(title, caption, svg))
     return sections
-
-
-def _chart_is_empty(chart: Any) -> bool:
-    data = getattr(chart, "data", None)
-    if data is None or not hasattr(data, "__len__"):
-        parts = [*getattr(chart, "layer", []), *getattr(chart, "hconcat", [])]
-        return all(_chart_is_empty(part) for part in parts) if parts else True
-    return len(data) == 0

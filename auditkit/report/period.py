@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -11,6 +12,8 @@ from auditkit.models.timestamps import parse_instant
 
 if TYPE_CHECKING:
     import duckdb
+
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 VIOLATION_VERDICTS = ("stale_authority", "user_over_scope", "agent_over_scope")
 REPORTED_VERDICTS = (*VIOLATION_VERDICTS, "indeterminate")
@@ -34,8 +37,9 @@ class Period:
         """Build a period from datetimes or ISO 8601 strings.
 
         A value without a time zone is read as UTC, because the workspace stores UTC
-        instants. Raises :class:`auditkit.errors.InputError` when ``until`` is not
-        after ``since``.
+        instants, and a date alone (``2026-03-01``) means midnight UTC of that day.
+        Raises :class:`auditkit.errors.InputError` when a bound is not a valid instant
+        or ``until`` is not after ``since``.
         """
         start = _instant(since, "since")
         end = _instant(until, "until")
@@ -84,10 +88,15 @@ class Period:
 def _instant(value: datetime | str | None, field: str) -> datetime | None:
     if value is None:
         return None
+    if isinstance(value, str) and _DATE_ONLY.match(value.strip()):
+        value = f"{value.strip()}T00:00:00Z"
     try:
         return parse_instant(value, default_zone=UTC)
     except ValueError as error:
-        raise InputError(str(error), field=field, hint="use ISO 8601") from error
+        hint = (
+            "give a date such as 2026-03-01 or an instant such as 2026-03-01T08:00:00Z"
+        )
+        raise InputError(str(error), field=field, hint=hint) from error
 
 
 def _iso(value: datetime | None) -> str | None:

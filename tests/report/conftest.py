@@ -256,8 +256,26 @@ def create_world(path: Path) -> None:
         con.executemany(
             "INSERT INTO load_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                ("l1", "logs/calls.jsonl", "a" * 64, "calls", 8, 1, 0, datetime(2026, 4, 1)),
-                ("l2", "iam/grants.csv", "b" * 64, "grants", 12, 0, 2, datetime(2026, 4, 1)),
+                (
+                    "l1",
+                    "logs/calls.jsonl",
+                    "a" * 64,
+                    "calls",
+                    8,
+                    1,
+                    0,
+                    datetime(2026, 4, 1),
+                ),
+                (
+                    "l2",
+                    "iam/grants.csv",
+                    "b" * 64,
+                    "grants",
+                    12,
+                    0,
+                    2,
+                    datetime(2026, 4, 1),
+                ),
             ],
         )
     finally:

@@ -28,8 +28,14 @@ def test_neutralize_csv_cell_keeps_plain_text(cell: str) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("Authorization: Bearer abcdefghijkl", "Authorization: Bearer abcd" + REDACTION_MARK),
-        ("authorization=Basic dXNlcjpwYXNz", "authorization=Basic dXNl" + REDACTION_MARK),
+        (
+            "Authorization: Bearer abcdefghijkl",
+            "Authorization: Bearer abcd" + REDACTION_MARK,
+        ),
+        (
+            "authorization=Basic dXNlcjpwYXNz",
+            "authorization=Basic dXNl" + REDACTION_MARK,
+        ),
         ("sent bearer 0123456789abcdef", "sent bearer 0123" + REDACTION_MARK),
         (
             "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJib2IifQ.c2lnbmF0dXJl end",
