@@ -1,0 +1,1 @@
+"""Studies that run the evaluation engine over recorded public agent runs."""
