@@ -145,6 +145,9 @@ def control_summary(
 ) -> pd.DataFrame:
     """Count the findings behind each control, with their ids.
 
+    Reads ``findings`` and, when the workspace has it, ``drift_findings`` (by
+    reason code, a drift finding belonging to the period its ``period_start`` is in).
+
     Parameters
     ----------
     con
@@ -248,6 +251,15 @@ def _finding_controls(
         """,  # noqa: S608
         params,
     ).df()
+    if table_exists(con, "drift_findings"):
+        drift_where, drift_params = period.where("period_start")
+        # S608: the SQL joins fixed text; values are parameters.
+        drift = con.execute(
+            "SELECT finding_id, 'reason' AS kind, reason AS code "  # noqa: S608
+            f"FROM drift_findings WHERE {drift_where}",
+            drift_params,
+        ).df()
+        codes = pd.concat([codes, drift], ignore_index=True)
     return codes.merge(pairs, on=["kind", "code"])[["finding_id", "control_id"]]
 
 

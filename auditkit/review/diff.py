@@ -13,8 +13,9 @@ A missing subject or actor is part of the key and equals another missing one.
 
 Stale-authority exposure of a period counts the ``stale_windows`` that overlap it
 (revocation instant to last relying call) and the sum of their durations, the same
-rule as the report's summary. Drift is counted from a ``drift_findings`` table when the
-workspace has one.
+rule as the report's summary. Drift counts the rows of ``drift_findings`` (written by
+``auditkit drift``) whose ``period_start`` lies in the period; it is ``None`` when the
+workspace has no such table.
 """
 
 from __future__ import annotations
@@ -47,10 +48,6 @@ STATUSES: tuple[str, ...] = ("new", "persisting", "resolved")
 
 # Incidents per status written into the summary JSON and the HTML section.
 MAX_LISTED_INCIDENTS = 200
-# Time columns looked for in ``drift_findings``, first present wins.
-# NOTE: the drift table's columns are not fixed yet; without one of these columns the
-# drift count of a period is the table's row count restricted to nothing (None).
-DRIFT_TIME_COLUMNS: tuple[str, ...] = ("ts", "detected_at", "observed_at", "changed_at")
 
 # One period's incidents; {key} and {where} are filled with trusted text.
 _GROUPED_SQL = """
@@ -367,18 +364,11 @@ def _exposure(con: duckdb.DuckDBPyConnection, period: Period) -> dict[str, Any]:
 
 
 def _drift_count(con: duckdb.DuckDBPyConnection, period: Period) -> int | None:
+    # A drift finding belongs to the review period in which its own period starts.
     if not table_exists(con, "drift_findings"):
         return None
-    rows = con.execute(
-        "SELECT column_name FROM information_schema.columns "
-        "WHERE table_schema = 'main' AND table_name = 'drift_findings'"
-    ).fetchall()
-    present = {str(name) for (name,) in rows}
-    column = next((name for name in DRIFT_TIME_COLUMNS if name in present), None)
-    if column is None:
-        return None
-    where, params = period.where(column)
-    # S608: the column name comes from the fixed list above; values are parameters.
+    where, params = period.where("period_start")
+    # S608: the SQL joins fixed text; values are parameters.
     row = con.execute(
         f"SELECT count(*) FROM drift_findings WHERE {where}",  # noqa: S608
         params,
