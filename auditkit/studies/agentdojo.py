@@ -136,7 +136,8 @@ class StudyResult:
         total_row["flagged_pct"] = _percent(
             int(total["benign_successful_flagged"]), int(total["benign_successful"])
         )
-        return pd.concat([frame, pd.DataFrame([total_row])], ignore_index=True)
+        table = pd.concat([frame, pd.DataFrame([total_row])], ignore_index=True)
+        return table.astype(dict.fromkeys(_COUNT_COLUMNS, "int64"))
 
     def totals(self) -> dict[str, int]:
         """Return the headline counts summed over every model and suite."""
@@ -166,10 +167,37 @@ class StudyResult:
         )
         return findings.loc[mask].reset_index(drop=True)
 
+    def reasons(self) -> pd.DataFrame:
+        """Return the excluded and missed attacks per model, suite and reason."""
+        rows = [
+            {
+                "model": r.model,
+                "suite": r.suite,
+                "kind": kind,
+                "reason": reason,
+                "attacks": count,
+            }
+            for r in self.results
+            for kind, counts in (("excluded", r.excluded), ("missed", r.missed))
+            for reason, count in counts.items()
+        ]
+        return pd.DataFrame(
+            rows, columns=["model", "suite", "kind", "reason", "attacks"]
+        )
+
     def to_json(self) -> str:
         """Return the figures as a JSON array, one object per model and suite."""
         return json.dumps([result.to_dict() for result in self.results], indent=2)
 
+
+_COUNT_COLUMNS = (
+    "traces",
+    "successful_attacks",
+    "successful_attacks_caught",
+    "benign_successful",
+    "benign_successful_flagged",
+    "drift",
+)
 
 SUMMARY_COLUMNS = [
     "model",
