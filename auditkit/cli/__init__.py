@@ -1,0 +1,1 @@
+"""The ``auditkit`` command line: one module per command, thin over the library."""

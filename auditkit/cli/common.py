@@ -1,0 +1,109 @@
+"""Options, output and error handling shared by every command."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from auditkit.errors import AuditkitError
+from auditkit.report.safety import clean_text
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# Exit codes: 0 success, 1 an error auditkit reports (bad input, workspace problem),
+# 2 a usage error (click's own), 3 findings at or above --fail-on were found.
+EXIT_ERROR = 1
+EXIT_FINDINGS = 3
+
+stdout = Console(highlight=False, soft_wrap=True)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+WorkspaceOption = Annotated[
+    Path,
+    typer.Option(
+        "--workspace",
+        "-w",
+        envvar="AUDITKIT_WORKSPACE",
+        help="DuckDB workspace file.",
+        show_default=True,
+    ),
+]
+DEFAULT_WORKSPACE = Path("auditkit.duckdb")
+
+
+def plain(value: Any) -> str:
+    r"""Return ``value`` as text that is safe to write to a terminal.
+
+    Control characters and escape sequences are dropped and secrets shortened, because
+    log-derived text may carry both.
+
+    Examples
+    --------
+    >>> plain("ok\x1b]0;owned\x07 done")
+    'ok done'
+    """
+    if value is None:
+        return ""
+    return clean_text(str(value))
+
+
+def safe_text(value: Any, style: str | None = None) -> Text:
+    """Return a rich Text that shows ``value`` literally (no markup, no controls)."""
+    return Text(plain(value), style=style or "")
+
+
+def fail(message: str, *, hint: str | None = None) -> NoReturn:
+    """Print an error and its remedy to stderr and exit with status 1."""
+    stderr.print(safe_text(f"error: {message}", style="bold red"))
+    if hint:
+        stderr.print(safe_text(f"hint: {hint}"))
+    raise typer.Exit(EXIT_ERROR)
+
+
+def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn auditkit's own errors into a message on stderr and exit status 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except AuditkitError as error:
+            fail(str(error))
+
+    return wrapper
+
+
+def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    """Print rows as a rich table, every cell shown literally."""
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(safe_text(cell) for cell in row))
+    stdout.print(table)
+
+
+def configure_logging(verbose: bool) -> None:
+    """Send auditkit's log records to stderr; debug level with ``--verbose``."""
+    level = logging.DEBUG if verbose else logging.WARNING
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_SafeFormatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("auditkit")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+class _SafeFormatter(logging.Formatter):
+    # Log messages quote file names and record values, which may carry control text.
+    def format(self, record: logging.LogRecord) -> str:
+        return plain(super().format(record))
