@@ -98,9 +98,13 @@ def generate(
     Examples
     --------
     >>> import tempfile
-    >>> result = generate(Path(tempfile.mkdtemp()), days=23)
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     result = generate(Path(folder), days=23)
     >>> result.planted_call_count
-    70
+    57
+    >>> result.ground_truth.name
+    'ground_truth.csv'
     """
     if days < MIN_DAYS:
         message = (

@@ -571,7 +571,10 @@ def _add_agent_grants(org: Organisation) -> None:
     org.add_grant(onboarding, "hr:ReadEmployee", "hr:employee/*")
     org.add_grant(onboarding, "hr:CreateEmployee", "hr:employee/*")
     org.add_grant(onboarding, "hr:UpdateEmployee", "hr:employee/*")
-    org.add_grant(onboarding, "hr:ReadSalary", "hr:employee/*")
+    # The same condition as HR staff have, so the helper never exceeds their ceiling.
+    org.add_grant(
+        onboarding, "hr:ReadSalary", "hr:employee/*", condition=SALARY_CONDITION
+    )
     org.add_grant(onboarding, "docs:Read*", "docs:space/onboarding*")
 
     sales = (ROLE, "role-sales-crm")
