@@ -6,7 +6,7 @@ import html
 import logging
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import duckdb
 from pydantic import ValidationError
@@ -52,7 +52,7 @@ class Workspace:
         self._path = path
 
     @classmethod
-    def open(cls, path: str | Path | None = None, **settings: Any) -> Workspace:
+    def open(cls, path: str | Path | None = None, **settings: Any) -> Self:
         """Open the workspace file at ``path``, creating it and its tables if needed.
 
         Parameters
@@ -225,7 +225,7 @@ class Workspace:
             self._connection.close()
             self._connection = None
 
-    def __enter__(self) -> Workspace:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
