@@ -34,7 +34,7 @@ WITH pairs AS (
     GROUP BY ALL
 ),
 excess AS (
-    SELECT p.*, a.element_id, a.grant_ids, a.membership_ids
+    SELECT p.*, a.element_id
     FROM pairs AS p
     JOIN dr_window_scope AS a
         ON a.period_index = p.period_index
@@ -50,6 +50,25 @@ excess AS (
             AND s.window_name = 'period'
             AND s.element_id = a.element_id
     )
+),
+sources AS (
+    SELECT
+        x.period_index,
+        x.agent,
+        x.element_id,
+        list_sort(list_distinct(list(m.grant_id))) AS grant_ids,
+        list_sort(list_distinct(flatten(list(m.link_ids)))) AS membership_ids
+    FROM (SELECT DISTINCT period_index, agent, element_id FROM excess) AS x
+    JOIN dr_periods AS p ON p.period_index = x.period_index
+    JOIN dr_matches AS m
+        ON m.period_index = x.period_index
+        AND m.element_id = x.element_id
+        AND m.root_type = 'agent'
+        AND m.root_id = x.agent
+        AND m.effect = 'allow'
+        AND m.valid_from < p.period_end
+        AND m.valid_to > p.period_start
+    GROUP BY ALL
 ),
 excess_calls AS (
     SELECT
@@ -80,18 +99,22 @@ SELECT
     coalesce(len(c.excess_call_ids), 0) AS excess_calls,
     coalesce(array_to_string(c.excess_call_ids, ','), '') AS excess_call_ids,
     coalesce(c.excess_allowed, FALSE) AS excess_allowed,
-    array_to_string(x.grant_ids, ',') AS agent_grants,
-    array_to_string(x.membership_ids, ',') AS agent_memberships,
+    array_to_string(s.grant_ids, ',') AS agent_grants,
+    array_to_string(s.membership_ids, ',') AS agent_memberships,
     (
         SELECT coalesce(
             string_agg(DISTINCT g.changed_by, ',' ORDER BY g.changed_by), ''
         )
         FROM grants AS g
-        WHERE list_contains(x.grant_ids, g.grant_id)
+        WHERE list_contains(s.grant_ids, g.grant_id)
     ) AS authors
 FROM excess AS x
 JOIN dr_periods AS p ON p.period_index = x.period_index
 JOIN dr_universe AS u ON u.element_id = x.element_id
+JOIN sources AS s
+    ON s.period_index = x.period_index
+    AND s.agent = x.agent
+    AND s.element_id = x.element_id
 LEFT JOIN excess_calls AS c
     ON c.period_index = x.period_index
     AND c.agent = x.agent

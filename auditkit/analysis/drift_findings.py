@@ -27,7 +27,31 @@ logger = logging.getLogger(__name__)
 _SENSITIVE_TIER_RANK = 3
 
 _FINDINGS_SQL = """
-WITH raw AS (
+WITH widened AS (
+    -- Elements that joined a pair's intersection during the period while the user's
+    -- own scope stayed the same, with the agent grants that hold them at its end.
+    SELECT
+        e.period_index,
+        e.agent,
+        e.user_id,
+        e.element_id,
+        list_sort(list_distinct(list(m.grant_id))) AS grant_ids
+    FROM dr_pair_elements AS e
+    JOIN dr_periods AS p ON p.period_index = e.period_index
+    JOIN dr_matches AS m
+        ON m.period_index = e.period_index
+        AND m.root_type = 'agent'
+        AND m.root_id = e.agent
+        AND m.element_id = e.element_id
+        AND m.effect = 'allow'
+        AND m.valid_from < p.period_end
+        AND m.valid_to >= p.period_end
+    LEFT JOIN dr_user_changes AS c
+        ON c.period_index = e.period_index AND c.user_id = e.user_id
+    WHERE e.at_end AND NOT e.before_period AND coalesce(c.changed_permissions, 0) = 0
+    GROUP BY ALL
+),
+raw AS (
     SELECT
         'drift' AS kind,
         $unused_grant AS reason,
@@ -70,28 +94,25 @@ WITH raw AS (
     SELECT
         'drift',
         $intersection_widened,
-        e.agent,
-        e.user_id,
+        w.agent,
+        w.user_id,
         v.action,
         v.resource,
-        e.period_index,
+        w.period_index,
         CASE WHEN list_position(
             ['read', 'write', 'export', 'external', 'delete', 'admin'], v.risk_tier
         ) >= $sensitive_rank THEN 'high' ELSE 'medium' END,
-        e.agent_grant_ids,
+        w.grant_ids,
         (
             SELECT coalesce(
                 string_agg(DISTINCT g.changed_by, ',' ORDER BY g.changed_by), ''
             )
             FROM grants AS g
-            WHERE list_contains(e.agent_grant_ids, g.grant_id)
+            WHERE list_contains(w.grant_ids, g.grant_id)
         ),
         v.action || ' ' || v.resource
-    FROM dr_pair_elements AS e
-    JOIN dr_universe AS v ON v.element_id = e.element_id
-    LEFT JOIN dr_user_changes AS c
-        ON c.period_index = e.period_index AND c.user_id = e.user_id
-    WHERE e.at_end AND NOT e.before_period AND coalesce(c.changed_permissions, 0) = 0
+    FROM widened AS w
+    JOIN dr_universe AS v ON v.element_id = w.element_id
     UNION ALL
     SELECT
         'ceiling',

@@ -184,9 +184,17 @@ ORDER BY ts, rank, kind, item_id
 
 _BLAST_RADIUS_SQL = """
 WITH agent_scope AS (
-    SELECT element_id, grant_ids
-    FROM dr_window_scope
-    WHERE root_type = 'agent' AND root_id = $agent AND window_name = 'at'
+    SELECT s.element_id, list_sort(list_distinct(list(m.grant_id))) AS grant_ids
+    FROM dr_window_scope AS s
+    JOIN dr_matches AS m
+        ON m.element_id = s.element_id
+        AND m.root_type = 'agent'
+        AND m.root_id = $agent
+        AND m.effect = 'allow'
+        AND m.valid_from <= $at
+        AND m.valid_to > $at
+    WHERE s.root_type = 'agent' AND s.root_id = $agent AND s.window_name = 'at'
+    GROUP BY s.element_id
 ),
 user_scope AS (
     SELECT element_id

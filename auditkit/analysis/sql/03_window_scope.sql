@@ -3,32 +3,40 @@
 -- unless one unconditional deny reaching it covers that whole stretch. Lifecycle events
 -- are not applied: this is the scope as configured, not what an active principal holds.
 CREATE OR REPLACE TEMP TABLE dr_window_scope AS
-SELECT
-    w.period_index,
-    w.root_type,
-    w.root_id,
-    w.window_name,
-    m.element_id,
-    list_sort(list_distinct(list(m.grant_id))) AS grant_ids,
-    list_sort(list_distinct(flatten(list(m.link_ids)))) AS membership_ids
-FROM dr_windows AS w
-JOIN dr_matches AS m
-    ON m.period_index = w.period_index
-    AND m.root_type = w.root_type
-    AND m.root_id = w.root_id
-WHERE m.effect = 'allow'
-    AND m.valid_from < w.window_end
-    AND m.valid_to > w.window_start
-    AND NOT EXISTS (
-        SELECT 1
-        FROM dr_matches AS d
-        WHERE d.period_index = m.period_index
-            AND d.element_id = m.element_id
-            AND d.root_type = m.root_type
-            AND d.root_id = m.root_id
-            AND d.effect = 'deny'
-            AND NOT d.conditional
-            AND d.valid_from <= greatest(m.valid_from, w.window_start)
-            AND d.valid_to >= least(m.valid_to, w.window_end)
-    )
-GROUP BY ALL;
+WITH firm_denies AS (
+    SELECT *
+    FROM dr_matches
+    WHERE effect = 'deny' AND NOT conditional
+),
+allowed AS (
+    SELECT
+        w.period_index,
+        w.root_type,
+        w.root_id,
+        w.window_name,
+        m.element_id,
+        greatest(m.valid_from, w.window_start) AS stretch_start,
+        least(m.valid_to, w.window_end) AS stretch_end
+    FROM dr_windows AS w
+    JOIN dr_matches AS m
+        ON m.period_index = w.period_index
+        AND m.root_type = w.root_type
+        AND m.root_id = w.root_id
+    WHERE m.effect = 'allow'
+        AND m.valid_from < w.window_end
+        AND m.valid_to > w.window_start
+),
+kept AS (
+    SELECT a.*
+    FROM allowed AS a
+    ANTI JOIN firm_denies AS d
+        ON d.period_index = a.period_index
+        AND d.element_id = a.element_id
+        AND d.root_type = a.root_type
+        AND d.root_id = a.root_id
+        AND d.valid_from <= a.stretch_start
+        AND d.valid_to >= a.stretch_end
+)
+SELECT DISTINCT period_index, root_type, root_id, window_name, element_id
+FROM kept;
+

@@ -141,8 +141,7 @@ shared AS (
         p.agent,
         p.user_id,
         a.window_name,
-        a.element_id,
-        a.grant_ids
+        a.element_id
     FROM pairs AS p
     JOIN dr_window_scope AS a
         ON a.period_index = p.period_index
@@ -167,7 +166,6 @@ SELECT
     bool_or(s.window_name = 'period') AS in_period,
     bool_or(s.window_name = 'before') AS before_period,
     bool_or(s.window_name = 'end') AS at_end,
-    list_sort(list_distinct(flatten(list(s.grant_ids)))) AS agent_grant_ids,
     bool_or(u.element_id IS NOT NULL) AS used
 FROM shared AS s
 LEFT JOIN used AS u
