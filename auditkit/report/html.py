@@ -4,7 +4,7 @@
 vl-convert, styles are inline, and a Content-Security-Policy meta tag forbids scripts,
 so a payload that slipped through escaping still could not run. Jinja's autoescape
 escapes every value; the chart SVG is the only markup inserted as is, after a check
-that it holds no script, event handler, foreign object or link.
+that it contains no script, event handler, foreign object or link.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from auditkit.report.ocsf import write_ocsf_jsonl
 from auditkit.report.period import REPORTED_VERDICTS, Period, table_exists
 from auditkit.report.safety import clean_text
 from auditkit.report.summary import SEVERITY_ORDER, summarize
+from auditkit.review.report import review_sections
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -151,6 +152,8 @@ def write_report(
         con, paths["findings.ocsf.jsonl"], period, product_version=version
     )
     summary = summarize(con, period)
+    review = review_sections(con, period)
+    summary.update(review.summary)
     write_json(paths["summary.json"], summary)
 
     generated_at = datetime.now(UTC)
@@ -162,6 +165,7 @@ def write_report(
         top_findings=top_findings,
         top_windows=top_windows,
         generated_at=generated_at,
+        review_html=Markup(review.html),  # noqa: S704 - every value in it is escaped
     )
     paths["report.html"].write_text(page, encoding="utf-8")
 
@@ -255,6 +259,7 @@ def _render_page(
     top_findings: int,
     top_windows: int,
     generated_at: datetime,
+    review_html: Markup,
 ) -> str:
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("auditkit.report", "templates"),
@@ -274,6 +279,7 @@ def _render_page(
         column_classes={"ts": "ts", "source_line": "num", "severity": "ts"},
         windows=_longest_windows(con, period, top_windows),
         charts=_chart_sections(con, period),
+        review_html=review_html,
         version=auditkit.__version__,
         generated_at=generated_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
     )

@@ -33,6 +33,8 @@ CodeKind = Literal["verdict", "reason", "flag"]
 
 # Finding ids listed per control in the HTML section; the frame holds them all.
 HTML_IDS_PER_CONTROL = 10
+# Finding ids listed per control in the summary JSON; findings.csv holds every one.
+SUMMARY_IDS_PER_CONTROL = 1000
 
 
 class Framework(BaseModel):
@@ -220,17 +222,25 @@ def render_controls_html(summary: pd.DataFrame) -> str:
 
 
 def controls_to_dict(summary: pd.DataFrame) -> list[dict[str, Any]]:
-    """Return the frame of :func:`control_summary` as JSON data for the summary file."""
-    return [
-        {
-            "framework": str(row["framework"]),
-            "control_id": str(row["control_id"]),
-            "title": str(row["title"]),
-            "findings": int(row["findings"]),
-            "finding_ids": [str(value) for value in row["finding_ids"]],
-        }
-        for row in summary.to_dict("records")
-    ]
+    """Return the frame of :func:`control_summary` as JSON data for the summary file.
+
+    Each control lists at most ``SUMMARY_IDS_PER_CONTROL`` finding ids and says how
+    many it left out; ``findings`` is always the full count.
+    """
+    records = []
+    for row in summary.to_dict("records"):
+        ids = [str(value) for value in row["finding_ids"]]
+        records.append(
+            {
+                "framework": str(row["framework"]),
+                "control_id": str(row["control_id"]),
+                "title": str(row["title"]),
+                "findings": int(row["findings"]),
+                "finding_ids": ids[:SUMMARY_IDS_PER_CONTROL],
+                "finding_ids_omitted": max(0, len(ids) - SUMMARY_IDS_PER_CONTROL),
+            }
+        )
+    return records
 
 
 def _finding_controls(
