@@ -36,7 +36,7 @@ MAX_CHART_ROWS = 5000
 TOP_PRINCIPALS = 25
 # Agents shown in the severity heatmap before the rest are grouped.
 TOP_AGENTS = 40
-# Longest stale-authority windows drawn in the timeline.
+# Maximum number of stale-authority windows in the timeline, the longest first.
 MAX_WINDOWS = 200
 # Call or finding ids listed in one tooltip.
 TOOLTIP_IDS = 3
@@ -77,7 +77,7 @@ def findings_over_time(
     Returns
     -------
     altair.Chart
-        The chart; its ``data`` holds the aggregated rows.
+        The chart; its ``data`` contains the aggregated rows.
     """
     period = Period.of(since, until)
     where, params = period.where("ts")
@@ -144,7 +144,7 @@ def stale_windows_timeline(
     Returns
     -------
     altair.LayerChart
-        Bars and end dots; ``layer[0].data`` holds the window rows.
+        Bars and end dots; ``chart_data`` returns the window rows.
     """
     period = Period.of(since, until)
     where, params = period.overlaps("revoked_at", "last_call_at")
@@ -244,7 +244,8 @@ def severity_by_agent(
     """Build a heatmap of findings per agent and severity.
 
     Agents are ordered by their highest severity, then by their count of medium or
-    worse findings; the 40 first are shown and the rest grouped as ``(other agents)``.
+    worse findings. The first 40 are shown, and the rest are grouped as
+    ``(other agents)``.
 
     Parameters
     ----------
@@ -256,7 +257,7 @@ def severity_by_agent(
     Returns
     -------
     altair.LayerChart
-        Heatmap cells with their counts; ``layer[0].data`` holds the rows.
+        Heatmap cells with their counts; ``chart_data`` returns the rows.
     """
     period = Period.of(since, until)
     where, params = period.where("ts")

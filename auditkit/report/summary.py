@@ -60,7 +60,7 @@ def summarize(con: duckdb.DuckDBPyConnection, period: Period) -> dict[str, Any]:
     """Return the period's counts per verdict, severity and flag, windows and inputs.
 
     Every verdict, severity and flag is listed, with 0 where none occurred, so the
-    keys do not depend on the data. The result holds no generation time.
+    keys do not depend on the data. The result contains no generation time.
     """
     counts = _finding_counts(con, period)
     return {

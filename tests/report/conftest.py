@@ -282,6 +282,31 @@ def create_world(path: Path) -> None:
         con.close()
 
 
+@pytest.fixture(scope="session")
+def march_world_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A DuckDB file holding the March world, shared by read-only tests."""
+    path = tmp_path_factory.mktemp("march") / "march.duckdb"
+    create_world(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def march_reports(
+    march_world_file: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path]:
+    """Two report folders written from the March world, one after the other."""
+    from auditkit.report.html import write_report
+
+    folder = tmp_path_factory.mktemp("reports")
+    con = duckdb.connect(str(march_world_file), read_only=True)
+    try:
+        first = write_report(con, folder / "first", title="March <b>review</b>")
+        second = write_report(con, folder / "second", title="March <b>review</b>")
+    finally:
+        con.close()
+    return first.out_dir, second.out_dir
+
+
 @pytest.fixture
 def march_world(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection to a DuckDB file holding the March findings world."""

@@ -8,14 +8,12 @@ from __future__ import annotations
 import re
 import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+import duckdb
 import pytest
 
 from auditkit.report.html import write_report
-
-if TYPE_CHECKING:
-    import duckdb
+from tests.report.conftest import create_world
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -51,8 +49,11 @@ def _dump_dom(page: Path, profile: Path) -> str:
     return completed.stdout
 
 
-@pytest.fixture
-def dumped_dom(march_world: duckdb.DuckDBPyConnection, tmp_path: Path) -> str:
+@pytest.fixture(scope="module")
+def dumped_dom(tmp_path_factory: pytest.TempPathFactory) -> str:
+    tmp_path = tmp_path_factory.mktemp("browser")
+    create_world(tmp_path / "world.duckdb")
+    march_world = duckdb.connect(str(tmp_path / "world.duckdb"))
     march_world.execute(
         "UPDATE findings SET tool = ? WHERE call_id = 'c6'", [TITLE_PAYLOAD]
     )
@@ -63,6 +64,7 @@ def dumped_dom(march_world: duckdb.DuckDBPyConnection, tmp_path: Path) -> str:
         "UPDATE findings SET actor = ? WHERE call_id = 'c5'", [SVG_PAYLOAD]
     )
     result = write_report(march_world, tmp_path / "report", title="March review")
+    march_world.close()
     return _dump_dom(result.html, tmp_path / "profile")
 
 

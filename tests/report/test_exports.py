@@ -11,6 +11,7 @@ from auditkit.report.exports import write_findings_csv, write_findings_parquet
 from auditkit.report.html import write_report
 from auditkit.report.period import Period
 from auditkit.report.safety import REDACTION_MARK
+from auditkit.report.summary import summarize
 from tests.report.conftest import FORMULA_PAYLOAD, JWT_TOKEN
 
 if TYPE_CHECKING:
@@ -121,11 +122,10 @@ REPRODUCIBLE_FILES = (
 
 @pytest.mark.parametrize("name", REPRODUCIBLE_FILES)
 def test_report_files_are_byte_identical_across_runs(
-    march_world: duckdb.DuckDBPyConnection, tmp_path: Path, name: str
+    march_reports: tuple[Path, Path], name: str
 ) -> None:
-    first = write_report(march_world, tmp_path / "first")
-    second = write_report(march_world, tmp_path / "second")
-    assert (first.out_dir / name).read_bytes() == (second.out_dir / name).read_bytes()
+    first, second = march_reports
+    assert (first / name).read_bytes() == (second / name).read_bytes()
 
 
 def test_parquet_identical_across_batch_sizes(
@@ -150,9 +150,9 @@ def test_parquet_identical_across_batch_sizes(
     )
 
 
-def test_summary_counts(march_world: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
-    result = write_report(march_world, tmp_path / "out")
-    summary = json.loads(result.summary_json.read_text(encoding="utf-8"))
+def test_summary_counts(march_reports: tuple[Path, Path]) -> None:
+    summary_path = march_reports[0] / "summary.json"
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
     assert summary["findings"] == 8
     assert summary["violations"] == 4
     assert summary["by_verdict"] == {
@@ -177,11 +177,8 @@ def test_summary_counts(march_world: duckdb.DuckDBPyConnection, tmp_path: Path) 
     ]
 
 
-def test_summary_period(march_world: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
-    result = write_report(
-        march_world, tmp_path / "out", since="2026-03-01", until="2026-03-04"
-    )
-    summary = result.summary
+def test_summary_period(march_world: duckdb.DuckDBPyConnection) -> None:
+    summary = summarize(march_world, Period.of("2026-03-01", "2026-03-04"))
     assert summary["findings"] == 7
     assert summary["stale_windows"]["count"] == 1
     assert summary["period"]["since"] == "2026-03-01T00:00:00.000000Z"

@@ -20,9 +20,8 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture
-def march_page(march_world: duckdb.DuckDBPyConnection, tmp_path: Path) -> str:
-    result = write_report(march_world, tmp_path / "report", title="March <b>review</b>")
-    return result.html.read_text(encoding="utf-8")
+def march_page(march_reports: tuple[Path, Path]) -> str:
+    return (march_reports[0] / "report.html").read_text(encoding="utf-8")
 
 
 def test_page_shows_script_payload_as_text(march_page: str) -> None:
