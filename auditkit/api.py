@@ -10,10 +10,12 @@ from auditkit.analysis.findings import FindingFilter, require_findings, select_f
 from auditkit.evaluate import EvaluationSummary, evaluate
 from auditkit.models import Flag, Severity, Verdict
 from auditkit.models.timestamps import parse_instant
+from auditkit.report.html import ReportResult, write_report
 from auditkit.workspace import Workspace
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from pathlib import Path
 
     import pandas as pd
 
@@ -78,6 +80,20 @@ class AuditWorkspace(Workspace):
     def explain(self, call_id: str) -> Explanation:
         """Explain the verdict of one call (see :class:`Explanation`)."""
         return explain_call(self.connection, call_id)
+
+    def report(
+        self,
+        out_dir: str | Path,
+        *,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+    ) -> ReportResult:
+        """Write the report folder for the period ``[since, until)``.
+
+        See :func:`auditkit.report.html.write_report` for the files it holds.
+        """
+        require_findings(self.connection)
+        return write_report(self.connection, out_dir, since=since, until=until)
 
 
 def _codes(value: str | Iterable[str] | None) -> list[str]:

@@ -89,10 +89,10 @@ def select_findings(
 
 def require_findings(con: duckdb.DuckDBPyConnection) -> None:
     """Raise WorkspaceError when the findings table does not exist yet."""
-    exists = con.execute(
+    tables = con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'findings' "
         "AND NOT temporary"
-    ).fetchone()
-    if not exists or exists[0] == 0:
+    ).fetchall()
+    if tables[0][0] == 0:
         message = "the workspace has no findings yet; run 'auditkit evaluate' first"
         raise WorkspaceError(message)

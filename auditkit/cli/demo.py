@@ -46,13 +46,22 @@ def demo_command(
 
     result = generate(out, seed=seed, days=days)
     stdout.print(safe_text(f"example organisation written to {out}"))
+    inputs = [
+        result.catalog,
+        result.grants,
+        result.memberships,
+        result.events,
+        result.coverage,
+        result.calls,
+    ]
     with auditkit.open(workspace) as ws:
-        ws.load(out)
+        for path in inputs:
+            ws.load(path)
         summary = ws.evaluate()
         print_summary(summary)
         if report:
             written = ws.report(out / "report")
-            stdout.print(safe_text(f"report: {written.html_path}"))
+            stdout.print(safe_text(f"report: {written.html}"))
     stdout.print(safe_text(f"ground truth: {result.ground_truth}"))
 
 

@@ -17,6 +17,7 @@ from auditkit.cli import (
     findings,
     load,
     reconstruct,
+    report,
     triage,
 )
 from auditkit.cli.common import configure_logging, stdout
@@ -41,6 +42,7 @@ for module in (
     evaluate,
     findings,
     explain,
+    report,
     reconstruct,
     drift,
     triage,

@@ -167,8 +167,9 @@ def _summarise(con: duckdb.DuckDBPyConnection) -> EvaluationSummary:
         "SELECT verdict, count(*) FROM findings GROUP BY verdict ORDER BY verdict"
     ).fetchall()
     verdicts = {str(verdict): int(count) for verdict, count in rows}
-    windows_row = con.execute("SELECT count(*) FROM stale_windows").fetchone()
-    windows = int(windows_row[0]) if windows_row else 0
+    # fetchall, not fetchone: DuckDB 2 keeps a partly fetched result open on the
+    # connection and then rejects the next relation query.
+    windows = int(con.execute("SELECT count(*) FROM stale_windows").fetchall()[0][0])
     return EvaluationSummary(
         calls=sum(verdicts.values()), verdicts=verdicts, stale_windows=windows
     )
