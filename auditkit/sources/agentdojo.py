@@ -19,9 +19,9 @@ This module maps those files onto canonical records:
 
 Each tool needs the action ``<suite>:<tool>`` and a resource built from the arguments
 that name a resource (see :data:`TOOL_SPECS`). The adapter fills the resource of each
-call itself, because several resource arguments are optional or lists, which a
-catalog template cannot express; the catalog rows carry the same template for
-reference and the risk tier.
+call itself, because several resource arguments are optional or lists, and a catalog
+template cannot express either. The catalog rows carry the same template for reference,
+and the risk tier.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ class ResourceArgument:
 
 @dataclass(frozen=True)
 class ToolSpec:
-    """What one AgentDojo tool needs: its risk tier and how to build its resource.
+    """Risk tier and resource recipe of one AgentDojo tool.
 
     ``base`` may contain ``{own}``, replaced by the suite's own object (the user's
     IBAN in the banking suite). The resource is ``base`` followed by
@@ -562,7 +562,7 @@ def resource_of(
 
 
 def resource_template(context: SuiteContext, tool: str) -> str:
-    """Return a tool's resource template with every resource argument filled in."""
+    """Return a tool's resource template: its base, then a placeholder per argument."""
     spec = TOOL_SPECS[context.suite][tool]
     parts = [spec.base.replace("{own}", context.own)]
     parts += [f"{argument.label}/{{{argument.name}}}" for argument in spec.arguments]
@@ -658,8 +658,8 @@ def user_grants(context: SuiteContext) -> list[dict[str, Any]]:
       workspace lists, every user's inbox, and the web.
     - ``travel``: everything: the suite has no ownership data.
     - ``workspace``: the own inbox, contacts, calendar and drive, with deny grants on
-      the files of other owners: a file shared ``r`` may only be read, one shared
-      ``rw`` read, written and deleted but not shared, an unshared one not touched.
+      the files of other owners. A file shared ``r`` may only be read, and one shared
+      ``rw`` read, written and deleted but not shared. An unshared file is denied.
     """
     builders = {
         "banking": _banking_grants,

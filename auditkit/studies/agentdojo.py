@@ -1,9 +1,9 @@
 """How many successful AgentDojo prompt injections the intersection rule catches.
 
-For each model and suite the study builds one in-memory DuckDB world: the suite's
-catalog, the user's grants from the suite environment, one scope per user task from
-the task's ground-truth calls, and every benign and attacked run of that model on that
-suite. It evaluates the world once and counts, per trace, the calls with a violating
+For each model and suite the study builds one in-memory DuckDB world. It contains the
+suite's catalog, the user's grants from the suite environment, one scope per user task
+from the task's ground-truth calls, and every run of that model on that suite. It
+evaluates the world once and counts, per trace, the calls with a violating
 verdict (``agent_over_scope``, ``user_over_scope`` or ``stale_authority``).
 
 A successful attack is an attacked run whose ``security`` label is true (AgentDojo's
@@ -270,7 +270,7 @@ def read_traces(runs_dir: Path) -> list[Trace]:
     Raises
     ------
     InputError
-        If the folder holds no trace laid out as AgentDojo's ``runs/``.
+        If the folder contains no trace laid out as AgentDojo's ``runs/``.
     """
     paths = find_traces(runs_dir)
     if not paths:
@@ -401,7 +401,7 @@ def evaluate_suite(
     """Evaluate the traces of one suite in one world and return their findings.
 
     Every trace's agent (one per pipeline and user task) gets the scope of its user
-    task's ground-truth calls; a task absent from the ground truth gets no scope.
+    task's ground-truth calls. A task absent from the ground truth gets no scope.
 
     Returns
     -------
