@@ -4,7 +4,7 @@ The frameworks are the OWASP Top 10 for Agentic Applications 2026, NIST CSF 2.0
 and the zero-trust tenets of NIST SP 800-207.
 
 The mapping is data, in ``controls.yaml`` next to this module, with the source of
-every framework. Each verdict, reason code and flag maps to a list of control ids; a
+every framework. Each verdict, reason code and flag maps to a list of control ids. A
 finding bears on the union of the controls of its verdict, its reason and its flags.
 """
 
@@ -31,9 +31,9 @@ if TYPE_CHECKING:
 Text = Annotated[StrictStr, Field(min_length=1)]
 CodeKind = Literal["verdict", "reason", "flag"]
 
-# Finding ids listed per control in the HTML section; the frame holds them all.
+# Finding ids listed per control in the HTML section. The frame contains them all.
 HTML_IDS_PER_CONTROL = 10
-# Finding ids listed per control in the summary JSON; findings.csv holds every one.
+# Finding ids listed per control in the summary JSON. findings.csv contains all.
 SUMMARY_IDS_PER_CONTROL = 1000
 
 
@@ -224,8 +224,8 @@ def render_controls_html(summary: pd.DataFrame) -> str:
 def controls_to_dict(summary: pd.DataFrame) -> list[dict[str, Any]]:
     """Return the frame of :func:`control_summary` as JSON data for the summary file.
 
-    Each control lists at most ``SUMMARY_IDS_PER_CONTROL`` finding ids and says how
-    many it left out; ``findings`` is always the full count.
+    Each control lists at most ``SUMMARY_IDS_PER_CONTROL`` finding ids and reports how
+    many it left out. ``findings`` is always the full count.
     """
     records = []
     for row in summary.to_dict("records"):

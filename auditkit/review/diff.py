@@ -68,7 +68,7 @@ class PeriodDiff:
     ``new``, ``persisting`` and ``resolved`` hold one row per incident: the key
     columns, ``severity`` (the highest in either period), ``previous_calls``,
     ``current_calls``, ``previous_finding_ids`` and ``current_finding_ids``.
-    ``exposure`` holds one row per period (``previous``, ``current``) with
+    ``exposure`` contains one row per period (``previous``, ``current``) with
     ``stale_windows``, ``stale_seconds``, ``stale_calls`` and ``drift_findings``.
     """
 
@@ -96,7 +96,7 @@ class PeriodDiff:
         """Return the diff as JSON data for the summary file.
 
         Log-derived text is cleaned of control characters and secrets. Each status
-        lists at most ``MAX_LISTED_INCIDENTS`` incidents, most calls first, and says
+        lists at most ``MAX_LISTED_INCIDENTS`` incidents, most calls first, and reports
         how many it left out.
         """
         exposure = {
@@ -280,6 +280,9 @@ def _check_order(previous: Period, current: Period) -> None:
 def _incidents(
     con: duckdb.DuckDBPyConnection, previous: Period, current: Period
 ) -> pd.DataFrame:
+    if not table_exists(con, "findings"):
+        return _empty_incidents()
+
     previous_where, previous_params = previous.where("ts")
     current_where, current_params = current.where("ts")
     key = ", ".join(DIFF_KEY)
@@ -288,6 +291,7 @@ def _incidents(
     )
     chosen = ", ".join(f"coalesce(c.{name}, p.{name}) AS {name}" for name in DIFF_KEY)
     grouped = _GROUPED_SQL.replace("{key}", key)
+
     # S608: the SQL joins fixed text and column names; values are parameters.
     sql = f"""
         WITH p AS ({grouped.replace("{where}", _numbered(previous_where, "p"))}),
@@ -306,19 +310,18 @@ def _incidents(
         FROM p FULL OUTER JOIN c ON {joined}
         ORDER BY greatest(coalesce(c.calls, 0), coalesce(p.calls, 0)) DESC, {key}
     """  # noqa: S608
+
     params = {
         "severities": SEVERITY_ORDER,
         "verdicts": list(REPORTED_VERDICTS),
         **_named(previous_params, "p"),
         **_named(current_params, "c"),
     }
-    if not table_exists(con, "findings"):
-        return _empty_incidents()
     return con.execute(sql, params).df()
 
 
 def _numbered(where: str, prefix: str) -> str:
-    # Period.where writes positional "?" markers; name them so one query holds both.
+    # Period.where writes positional "?" markers. Naming them lets one query use both.
     parts = where.split("?")
     text = parts[0]
     for index, part in enumerate(parts[1:]):

@@ -84,7 +84,7 @@ class ExceptionRule(BaseModel):
 
     id: Text = Field(description="Unique id, quoted in reports.")
     match: ExceptionMatch = Field(description="Conditions on the finding.")
-    owner: Text = Field(description="Who answers for the exception.")
+    owner: Text = Field(description="Person or team accountable for the exception.")
     justification: Text = Field(description="Why the deviation is accepted.")
     expires: date = Field(description="Last day (UTC) on which the exception applies.")
 
@@ -103,7 +103,7 @@ class _ExceptionFile(BaseModel):
 class ExceptionResult:
     """Findings marked by the exceptions in force, and the exceptions that expired.
 
-    ``findings`` holds every finding with two more columns: ``excepted`` and
+    ``findings`` contains every finding with two more columns: ``excepted`` and
     ``exception_id`` (the first matching exception in file order, or ``None``).
     """
 

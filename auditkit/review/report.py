@@ -46,7 +46,7 @@ def review_sections(con: duckdb.DuckDBPyConnection, period: Period) -> ReviewSec
     Returns
     -------
     ReviewSections
-        ``summary`` has the keys ``period_diff`` and ``controls``; ``html`` holds
+        ``summary`` has the keys ``period_diff`` and ``controls``; ``html`` contains
         two ``<section>`` elements whose values are all escaped.
     """
     controls = control_summary(con, since=period.since, until=period.until)

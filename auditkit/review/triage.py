@@ -125,8 +125,8 @@ def set_triage(
     [{'finding_id': 'f1', 'state': 'acknowledged', 'reviewer': 'dana'}]
     """
     checked_state = parse_state(state)
-    who = (reviewer if reviewer is not None else default_reviewer()).strip()
-    if not who:
+    reviewer_name = (reviewer if reviewer is not None else default_reviewer()).strip()
+    if not reviewer_name:
         raise InputError("reviewer is empty", field="reviewer", hint="give a name")
     if comment is not None and len(comment) > MAX_COMMENT_LENGTH:
         reason = (
@@ -140,10 +140,12 @@ def set_triage(
     con.execute(
         "INSERT INTO triage_log "
         "SELECT coalesce(max(seq), 0) + 1, ?, ?, ?, ?, ? FROM triage_log",
-        [finding_id, checked_state.value, who, when, comment],
+        [finding_id, checked_state.value, reviewer_name, when, comment],
     )
-    logger.info("finding %s set to %s by %s", finding_id, checked_state.value, who)
-    return TriageChange(finding_id, checked_state, who, when, comment)
+    logger.info(
+        "finding %s set to %s by %s", finding_id, checked_state.value, reviewer_name
+    )
+    return TriageChange(finding_id, checked_state, reviewer_name, when, comment)
 
 
 def triage_history(con: duckdb.DuckDBPyConnection, finding_id: str) -> pd.DataFrame:
@@ -174,7 +176,7 @@ def current_triage(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def parse_state(state: TriageState | str) -> TriageState:
-    """Return ``state`` as a :class:`TriageState`; raise InputError if it is none."""
+    """Convert ``state`` to a :class:`TriageState`; raise InputError if unknown."""
     try:
         return TriageState(str(state).strip().lower())
     except ValueError as error:

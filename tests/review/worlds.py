@@ -4,7 +4,7 @@ Week one is ``[2026-03-01, 2026-03-08)``, week two ``[2026-03-08, 2026-03-15)``.
 
 - ``bob`` exports through ``bot`` in both weeks without holding ``doc:Export``: a
   ``user_over_scope`` incident that persists.
-- ``ghost-bot``, which holds nothing, reads for ``ann`` in week one only: an
+- ``ghost-bot``, which has no grant, reads for ``ann`` in week one only: an
   ``agent_over_scope`` incident that is resolved in week two.
 - ``ann`` loses ``doc:Read`` at 2026-03-10 00:00, and ``bot`` keeps reading with a
   token issued before that: a ``stale_authority`` incident new in week two.
