@@ -9,11 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pandas as pd
-import pyarrow as pa
 
-from auditkit.models import InputKind
+from auditkit.models import INPUT_MODELS, InputKind
 from auditkit.settings import Settings
-from auditkit.workspace.schema import all_ddl
+from auditkit.workspace.schema import LOCATION_COLUMNS, all_ddl, model_columns
 from tests.reference.evaluator import (
     Evaluation,
     FindingRow,
@@ -27,11 +26,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
     from datetime import datetime
 
-_ARROW_TYPES = {
-    "VARCHAR": pa.string(),
-    "TIMESTAMP": pa.timestamp("us"),
-    "BIGINT": pa.int64(),
-}
 _WORLD_FIELDS: dict[InputKind, str] = {
     InputKind.CALLS: "calls",
     InputKind.GRANTS: "grants",
@@ -45,7 +39,7 @@ _WORLD_FIELDS: dict[InputKind, str] = {
 def engine_missing() -> str | None:
     """Return why the engine cannot be imported, or None when it can."""
     try:
-        from auditkit.evaluate import evaluate  # type: ignore[attr-defined]  # noqa: F401
+        from auditkit.evaluate import evaluate  # noqa: F401
     except ImportError as error:
         return f"the evaluation engine is not importable yet: {error}"
     return None
@@ -59,13 +53,8 @@ class EngineResult:
     windows: pd.DataFrame
 
 
-def _schema(con: duckdb.DuckDBPyConnection, table: str) -> pa.Schema:
-    rows = con.execute(
-        "SELECT column_name, data_type FROM information_schema.columns "
-        "WHERE table_name = ? ORDER BY ordinal_position",
-        [table],
-    ).fetchall()
-    return pa.schema([(name, _ARROW_TYPES[sql_type]) for name, sql_type in rows])
+def _columns(kind: InputKind) -> list[str]:
+    return [*model_columns(INPUT_MODELS[kind]), *LOCATION_COLUMNS]
 
 
 def _cell(value: Any) -> Any:
@@ -75,28 +64,37 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _table_rows(records: Iterable[Record], schema: pa.Schema) -> list[dict[str, Any]]:
-    rows = []
+def _insert(
+    con: duckdb.DuckDBPyConnection, kind: InputKind, records: Iterable[Record]
+) -> None:
+    columns = _columns(kind)
+    values: list[Any] = []
     for line, record in enumerate(records, start=1):
-        row = {name: _cell(record.get(name)) for name in schema.names}
-        row.update(source_file="world.jsonl", source_line=line, load_id="world")
-        rows.append(row)
-    return rows
+        location = {
+            "source_file": "world.jsonl",
+            "source_line": line,
+            "load_id": "world",
+        }
+        row = record | location
+        values += [_cell(row.get(name)) for name in columns]
+    if not values:
+        return
+    marks = "(" + ", ".join("?" for _ in columns) + ")"
+    rows = ", ".join([marks] * (len(values) // len(columns)))
+    names = ", ".join(columns)
+    con.execute(f"INSERT INTO {kind.value} ({names}) VALUES {rows}", values)  # noqa: S608 - names come from the models
 
 
 def load_world(con: duckdb.DuckDBPyConnection, world: World) -> None:
-    """Create the input tables in ``con`` and insert every record of ``world``."""
+    """Create the input tables in ``con`` if needed and replace their rows by ``world``.
+
+    A connection can so serve many worlds in turn, which keeps property tests fast.
+    """
     for statement in all_ddl():
         con.execute(statement)
     for kind, name in _WORLD_FIELDS.items():
-        records = getattr(world, name)
-        if not records:
-            continue
-        schema = _schema(con, kind.value)
-        incoming = pa.Table.from_pylist(_table_rows(records, schema), schema=schema)
-        con.register("incoming_records", incoming)
-        con.execute(f"INSERT INTO {kind.value} BY NAME SELECT * FROM incoming_records")  # noqa: S608 - kind is an enum value
-        con.unregister("incoming_records")
+        con.execute(f"DELETE FROM {kind.value}")  # noqa: S608 - an enum value
+        _insert(con, kind, getattr(world, name))
 
 
 def run_engine(
@@ -105,8 +103,11 @@ def run_engine(
     case_sensitive_action_namespaces: tuple[str, ...] = (),
     con: duckdb.DuckDBPyConnection | None = None,
 ) -> EngineResult:
-    """Load ``world`` into an in-memory DuckDB, run the engine and return its tables."""
-    from auditkit.evaluate import evaluate  # type: ignore[attr-defined]
+    """Load ``world`` into ``con`` (a new in-memory DuckDB by default), run the engine.
+
+    Returns the engine's ``findings`` and ``stale_windows`` tables as DataFrames.
+    """
+    from auditkit.evaluate import evaluate
 
     con = con or duckdb.connect()
     load_world(con, world)

@@ -478,10 +478,12 @@ class _Evaluator:
         return side
 
     def _agent_side(self, call: Record, need: _Need) -> _Side:
-        if need.reason is not None:
-            return _Side("undecided", need.reason)
+        # A call without a separate agent has no agent side to leave undecided, so
+        # run_as_user comes before the undecided reasons of the call.
         if _runs_as_user(call):
             return _Side("run_as_user", None)
+        if need.reason is not None:
+            return _Side("undecided", need.reason)
         assert need.action is not None
         assert need.resource is not None
         agent = ("agent", call["actor"])
