@@ -104,19 +104,23 @@ def _principals_reached(
     return found
 
 
-def unused_grants(org: Organisation, calls: Iterable[CallRow]) -> dict[str, list[str]]:
+def unused_grants(
+    org: Organisation, calls: Iterable[CallRow], within_scope: set[str]
+) -> dict[str, list[str]]:
     """Return, per agent, the allow grants it holds but no call of the period uses.
 
-    A grant is used when some call by the agent inside the period, at an instant when
-    the grant reaches the agent, needs a permission that the grant's patterns match,
-    whatever the call's verdict.
+    A grant is used when some allowed ``within_scope`` call by the agent (its id is in
+    ``within_scope``), inside the period and at an instant when the grant reaches the
+    agent, needs a permission that the grant's patterns match. Calls with other
+    verdicts or outcomes exercise no scope, so a grant matched only by them is unused.
     """
     templates = {e.tool: (e.action, e.resource_template) for e in org.catalog}
     start, end = org.clock.start, org.clock.end
     needs: dict[str, list[tuple[datetime, str, str]]] = {a: [] for a in AGENT_PURPOSES}
     for call in calls:
         permission = required_permission(call, templates)
-        if call.actor in needs and permission is not None and start <= call.ts < end:
+        counted = call.call_id in within_scope and start <= call.ts < end
+        if call.actor in needs and permission is not None and counted:
             needs[call.actor].append((call.ts, *permission))
 
     unused: dict[str, list[str]] = {}
@@ -152,7 +156,10 @@ def _used(
 
 
 def drift_facts(
-    org: Organisation, incidents: Incidents, calls: Iterable[CallRow]
+    org: Organisation,
+    incidents: Incidents,
+    calls: Iterable[CallRow],
+    within_scope: set[str],
 ) -> dict[str, Any]:
     """Return the planted drift facts, the content of ``ground_truth_drift.json``."""
     expansion = org.named_grants["ledger_expansion"]
@@ -170,7 +177,7 @@ def drift_facts(
             "changed_by": expansion.changed_by,
             "event_id": org.named_events["ledger_expansion"].event_id,
         },
-        "unused_grants": unused_grants(org, calls),
+        "unused_grants": unused_grants(org, calls, within_scope),
         "ceiling_breach": _ceiling_breach(org),
         "offboardings": _offboardings(org, incidents),
     }

@@ -28,6 +28,7 @@ from auditkit.demo.writer import (
     write_records,
     write_snapshots,
 )
+from auditkit.models import Outcome, Verdict
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -152,7 +153,13 @@ def generate(
     write_records(result.catalog, org.catalog, CatalogRow)
     write_records(result.coverage, org.coverage, CoverageRow)
     write_ground_truth(result.ground_truth, truths)
-    write_json(result.ground_truth_drift, drift_facts(org, incidents, calls))
+    exercised = {
+        call.call_id
+        for call, truth in zip(calls, truths, strict=True)
+        if truth.verdict is Verdict.WITHIN_SCOPE and call.outcome is Outcome.ALLOWED
+    }
+    facts = drift_facts(org, incidents, calls, exercised)
+    write_json(result.ground_truth_drift, facts)
 
     logger.info(
         "wrote the example organisation to %s: %d calls, %d planted",

@@ -632,7 +632,7 @@ def _agent_suspension(inc: Incidents) -> None:
 def _call_fields(inc: Incidents) -> None:
     at = inc.clock.at
 
-    # Not in the catalog, but the log states the action and resource; no risk tier.
+    # Not in the catalog, but the log states the action and resource. No tier: write.
     arjun = inc.party("own-action", "arjun.das", "code-review-bot")
     token = inc.token(at(22, "13:58:00"), "git")
     arjun.call(

@@ -236,7 +236,7 @@ DEPARTMENTS: dict[str, tuple[str, ...]] = {
     "security": ("lena.fischer", "maria.okafor", "sven.nilsson", "aiko.fujita"),
 }
 
-# Team groups nested inside a department group; their members are not direct members
+# Team groups nested inside a department group. Their members are not direct members
 # of the department, so they reach its grants only through the nesting.
 TEAMS: dict[str, tuple[str, tuple[str, ...]]] = {
     "grp-support-escalations": ("grp-support", ("ines.alvarez", "kwame.boateng")),
@@ -361,7 +361,7 @@ class Organisation:
         changed_by: str | None = None,
         name: str | None = None,
     ) -> GrantRow:
-        """Append a grant with the next id; baseline grants start before the period."""
+        """Append a grant with the next id. Baseline grants start 120 days before."""
         grant = GrantRow(
             grant_id=f"g-{len(self.grants) + 1:04d}",
             principal_type=principal[0],

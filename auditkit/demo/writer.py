@@ -70,7 +70,7 @@ def _json_value(value: Any) -> Any:
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
-    """Write a CSV file with LF line endings; return the number of data rows."""
+    """Write a CSV file with LF line endings and return the number of data rows."""
     count = 0
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")

@@ -71,7 +71,7 @@ def _read_jsonl(path: Path, model: type[M]) -> list[M]:
 def _read_csv(path: Path, model: type[M]) -> list[M]:
     with path.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    # An empty cell is a missing value; JSON mode lets strict models take enum text.
+    # An empty cell is a missing value. JSON mode lets strict models take enum text.
     return [
         model.model_validate_json(json.dumps({k: v for k, v in row.items() if v}))
         for row in rows
@@ -293,7 +293,12 @@ def test_drift_unused_grants(example: DemoResult) -> None:
     share = next(
         g.grant_id for g in grants.values() if g.action == "warehouse:ShareExternal"
     )
+    delete_event = next(
+        g.grant_id for g in grants.values() if g.action == "calendar:DeleteEvent"
+    )
     assert share in unused["data-export-agent"]
+    # Its only call is undecided, and an undecided call exercises no scope.
+    assert delete_event in unused["calendar-scheduler"]
     assert unused["docs-search-agent"] == []
     assert len(unused) == 10
 
