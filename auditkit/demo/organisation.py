@@ -341,13 +341,6 @@ class Organisation:
     named_grants: dict[str, GrantRow] = field(default_factory=dict)
     named_events: dict[str, EventRow] = field(default_factory=dict)
 
-    def catalog_entry(self, tool: str) -> CatalogRow | None:
-        """Return the catalog row of ``tool``, or ``None`` for an unmapped tool."""
-        for entry in self.catalog:
-            if entry.tool == tool:
-                return entry
-        return None
-
     def add_grant(
         self,
         principal: tuple[PrincipalType, str],
