@@ -128,3 +128,10 @@ def test_cli_exceptions_lists_status(world_file: Path, tmp_path: Path):
     expired = CliRunner().invoke(app, [*args, "--as-of", "2026-03-21"])
     assert "in force" in in_force.output
     assert "expired" in expired.output
+
+
+@pytest.mark.parametrize("command", ["triage", "exceptions"])
+def test_review_command_help_has_example(command: str):
+    result = CliRunner().invoke(app, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Example" in result.output
