@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -12,6 +14,8 @@ from auditkit.workspace import Workspace
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
+
+    from auditkit.demo import DemoResult
 
 
 @pytest.fixture
@@ -38,3 +42,41 @@ def write_jsonl(tmp_path: Path) -> Callable[[str, list[Any]], Path]:
         return path
 
     return write
+
+
+@dataclass(frozen=True)
+class DemoWorld:
+    """The example organisation, generated, loaded and evaluated once per session."""
+
+    folder: Path
+    workspace_path: Path
+    generated: DemoResult
+
+    def copy_workspace(self, target: Path) -> Path:
+        """Copy the evaluated workspace file to ``target``, for tests that change it."""
+        shutil.copyfile(self.workspace_path, target)
+        return target
+
+
+@pytest.fixture(scope="session")
+def demo_world(tmp_path_factory: pytest.TempPathFactory) -> DemoWorld:
+    """The example organisation with seed 7, loaded and evaluated in a DuckDB file."""
+    from auditkit.api import AuditWorkspace
+    from auditkit.demo import generate
+
+    folder = tmp_path_factory.mktemp("demo")
+    generated = generate(folder / "inputs", seed=7)
+    workspace_path = folder / "demo.duckdb"
+    inputs = [
+        generated.catalog,
+        generated.grants,
+        generated.memberships,
+        generated.events,
+        generated.coverage,
+        generated.calls,
+    ]
+    with AuditWorkspace.open(workspace_path) as opened:
+        for path in inputs:
+            opened.load(path)
+        opened.evaluate()
+    return DemoWorld(folder, workspace_path, generated)

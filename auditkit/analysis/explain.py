@@ -184,7 +184,8 @@ def _describe(record: Mapping[Any, Any]) -> str:
     start = _text(record.get("valid_from") or record.get("changed_at"))
     end = _text(record.get("valid_to"))
     if start:
-        parts.append(f"[{start}, {end or 'open'})" if "valid_to" in record else start)
+        interval = "valid_to" in record and record.get("kind") != "event"
+        parts.append(f"[{start}, {end or 'open'})" if interval else start)
     if _text(record.get("source_file")):
         parts.append(f"{record['source_file']}:{record['source_line']}")
     return "; ".join(parts)

@@ -34,7 +34,7 @@ def demo_command(
         Path, typer.Option(help="Folder for the generated input files and the report.")
     ] = Path("auditkit-demo"),
     seed: Annotated[int, typer.Option(help="Random seed of the organisation.")] = 7,
-    days: Annotated[int, typer.Option(help="Days of activity.", min=7)] = 30,
+    days: Annotated[int, typer.Option(help="Days of activity.", min=23)] = 30,
     report: Annotated[
         bool, typer.Option("--report/--no-report", help="Write the HTML report.")
     ] = True,

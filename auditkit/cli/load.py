@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn
 
 from auditkit.cli.common import (
     DEFAULT_WORKSPACE,
@@ -16,6 +17,15 @@ from auditkit.cli.common import (
     stderr,
 )
 from auditkit.models import InputKind
+
+
+class ErrorMode(StrEnum):
+    """What a load does with a record that fails validation."""
+
+    QUARANTINE = "quarantine"
+    RAISE = "raise"
+    COLLECT = "collect"
+
 
 HELP = """Load input files or folders into the workspace.
 
@@ -44,12 +54,12 @@ def load_command(
         ),
     ] = None,
     errors: Annotated[
-        str,
+        ErrorMode,
         typer.Option(
             help="quarantine: load good records and keep bad ones aside; raise: stop "
             "at the first bad record; collect: report every bad record, load nothing."
         ),
-    ] = "quarantine",
+    ] = ErrorMode.QUARANTINE,
     default_timezone: Annotated[
         str | None,
         typer.Option(help="IANA zone of timestamps written without an offset."),
@@ -65,11 +75,15 @@ def load_command(
         for path in paths:
             task = progress.add_task(str(path), total=None)
 
-            def advance(done: int, total: int, task_id: int = task) -> None:
+            def advance(done: int, total: int, task_id: TaskID = task) -> None:
                 progress.update(task_id, completed=done, total=total)
 
             result = ws.load(
-                path, kind=kind, format=source_format, errors=errors, progress=advance
+                path,
+                kind=kind,
+                format=source_format,
+                errors=errors.value,
+                progress=advance,
             )
             rows.append(
                 [

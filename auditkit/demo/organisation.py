@@ -351,10 +351,14 @@ class Organisation:
         valid_from: datetime | None = None,
         valid_to: datetime | None = None,
         condition: str | None = None,
-        changed_by: str | None = None,
+        changed_by: str | None = IT_ADMIN,
         name: str | None = None,
     ) -> GrantRow:
-        """Append a grant with the next id. Baseline grants start 120 days before."""
+        """Append a grant with the next id.
+
+        Baseline grants start 120 days before the period and name the IT admin as
+        their author, unless the caller says otherwise.
+        """
         grant = GrantRow(
             grant_id=f"g-{len(self.grants) + 1:04d}",
             principal_type=principal[0],
@@ -379,7 +383,7 @@ class Organisation:
         *,
         valid_from: datetime | None = None,
         valid_to: datetime | None = None,
-        changed_by: str | None = None,
+        changed_by: str | None = IT_ADMIN,
     ) -> MembershipRow:
         """Append a membership with the next id."""
         membership = MembershipRow(

@@ -1,0 +1,189 @@
+"""The core commands run end to end on real workspace files."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from auditkit.cli.main import app
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tests.conftest import DemoWorld
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def demo_copy(demo_world: DemoWorld, tmp_path: Path) -> Path:
+    return demo_world.copy_workspace(tmp_path / "copy.duckdb")
+
+
+def test_help_lists_every_command() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("demo", "load", "evaluate", "findings", "explain", "report"):
+        assert command in result.output
+
+
+@pytest.mark.parametrize(
+    "command", ["demo", "load", "evaluate", "findings", "explain", "report"]
+)
+def test_command_help_has_example(command: str) -> None:
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Example" in result.output
+
+
+def test_load_then_evaluate_prints_counts(
+    demo_world: DemoWorld, tmp_path: Path
+) -> None:
+    workspace = str(tmp_path / "fresh.duckdb")
+    generated = demo_world.generated
+    for path in (generated.catalog, generated.grants, generated.calls):
+        loaded = runner.invoke(app, ["load", str(path), "--workspace", workspace])
+        assert loaded.exit_code == 0, loaded.output
+    evaluated = runner.invoke(app, ["evaluate", "--workspace", workspace])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert f"{generated.call_count} calls evaluated" in evaluated.output
+
+
+def test_load_missing_file_fails_with_remedy(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["load", str(tmp_path / "absent.jsonl"), "-w", str(tmp_path / "w.duckdb")]
+    )
+    assert result.exit_code == 1
+    assert "absent.jsonl" in result.output
+
+
+def test_findings_before_evaluate_fails(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["findings", "-w", str(tmp_path / "empty.duckdb")])
+    assert result.exit_code == 1
+    assert "run 'auditkit evaluate' first" in result.output
+
+
+def test_findings_filters_by_verdict(demo_copy: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "findings",
+            "-w",
+            str(demo_copy),
+            "--verdict",
+            "stale_authority",
+            "--output-format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert rows
+    assert {row["verdict"] for row in rows} == {"stale_authority"}
+
+
+def test_findings_csv_matches_filtered_count(demo_copy: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "findings",
+            "-w",
+            str(demo_copy),
+            "--flag",
+            "enforcement_gap",
+            "--min-severity",
+            "medium",
+            "--output-format",
+            "csv",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(StringIO(result.output))
+    assert len(frame) > 0
+    assert frame["flag_enforcement_gap"].all()
+    assert set(frame["severity"]) <= {"medium", "high", "critical"}
+
+
+def test_findings_parquet_needs_output(demo_copy: Path) -> None:
+    result = runner.invoke(
+        app, ["findings", "-w", str(demo_copy), "--output-format", "parquet"]
+    )
+    assert result.exit_code == 1
+    assert "--output" in result.output
+
+
+def test_findings_parquet_writes_file(demo_copy: Path, tmp_path: Path) -> None:
+    target = tmp_path / "f.parquet"
+    result = runner.invoke(
+        app,
+        [
+            "findings",
+            "-w",
+            str(demo_copy),
+            "--verdict",
+            "user_over_scope",
+            "--output-format",
+            "parquet",
+            "--output",
+            str(target),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    frame = pd.read_parquet(target)
+    assert set(frame["verdict"]) == {"user_over_scope"}
+
+
+def test_explain_prints_chain(demo_copy: Path) -> None:
+    result = runner.invoke(
+        app, ["explain", "inc-offboard-priya-2", "-w", str(demo_copy)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "stale_authority" in result.output
+    assert "accountable parties" in result.output
+
+
+def test_report_fail_on_high_exits_3(demo_copy: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    result = runner.invoke(
+        app, ["report", "-w", str(demo_copy), "--out", str(out), "--fail-on", "high"]
+    )
+    assert result.exit_code == 3, result.output
+    assert (out / "report.html").is_file()
+
+
+def test_report_fail_on_high_passes_clean_org(
+    demo_world: DemoWorld, tmp_path: Path
+) -> None:
+    # Only the background activity: every call of it is within scope.
+    truth = pd.read_csv(demo_world.generated.ground_truth, dtype=str)
+    clean_ids = set(truth.loc[truth["verdict"] == "within_scope", "call_id"])
+    calls = [
+        line
+        for line in demo_world.generated.calls.read_text("utf-8").splitlines()
+        if json.loads(line)["call_id"] in clean_ids
+        and not json.loads(line)["call_id"].startswith("inc-")
+    ]
+    clean_calls = tmp_path / "calls.jsonl"
+    clean_calls.write_text("\n".join(calls) + "\n", encoding="utf-8")
+    workspace = str(tmp_path / "clean.duckdb")
+    generated = demo_world.generated
+    for path in (
+        generated.catalog,
+        generated.grants,
+        generated.memberships,
+        generated.events,
+        generated.coverage,
+        clean_calls,
+    ):
+        assert runner.invoke(app, ["load", str(path), "-w", workspace]).exit_code == 0
+    assert runner.invoke(app, ["evaluate", "-w", workspace]).exit_code == 0
+    result = runner.invoke(
+        app,
+        ["report", "-w", workspace, "--out", str(tmp_path / "r"), "--fail-on", "high"],
+    )
+    assert result.exit_code == 0, result.output
