@@ -9,6 +9,7 @@ import typer
 from auditkit import __version__
 from auditkit.cli import (
     agentdojo,
+    check,
     demo,
     drift,
     evaluate,
@@ -39,6 +40,7 @@ app = typer.Typer(
 for module in (
     demo,
     load,
+    check,
     evaluate,
     findings,
     explain,

@@ -44,12 +44,19 @@ def _json_object(value: Any) -> Any:
         except json.JSONDecodeError as error:
             message = f"invalid JSON object text: {error.msg} at column {error.colno}"
             raise ValueError(message) from error
+        except RecursionError:
+            message = "invalid JSON object text: nested deeper than the parser's limit"
+            raise ValueError(message) from None
     return value
 
 
 def _json_string_list(value: Any) -> Any:
     if isinstance(value, str) and value.startswith("["):
-        return json.loads(value)
+        try:
+            return json.loads(value)
+        except RecursionError:
+            message = "invalid JSON list text: nested deeper than the parser's limit"
+            raise ValueError(message) from None
     return value
 
 

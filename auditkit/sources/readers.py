@@ -15,13 +15,13 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal, cast
+from typing import TYPE_CHECKING, Any, AnyStr, BinaryIO, Literal, cast
 
 from auditkit.errors import InputError
 from auditkit.sources.base import RawRecord
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
     from types import TracebackType
 
 logger = logging.getLogger(__name__)
@@ -32,6 +32,9 @@ FILE_FORMATS: tuple[FileFormat, ...] = ("jsonl", "json", "csv", "parquet")
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
 PARQUET_BATCH_ROWS = 10_000
+DAMAGED_FILE_HINT = "the file is damaged or cut short; copy or export it again"
+# json.loads recurses once per nesting level and fails past Python's recursion limit.
+TOO_DEEP = "invalid JSON: nested deeper than the parser's limit"
 
 _SUFFIX_FORMATS: dict[str, FileFormat] = {
     ".jsonl": "jsonl",
@@ -93,7 +96,9 @@ def sniff_format(path: str | Path) -> FileFormat:
     file_format = _SUFFIX_FORMATS.get(suffixes[-1]) if suffixes else None
     if file_format == "parquet":
         raise InputError(
-            "not a Parquet file: it does not start with the bytes 'PAR1'", path=path
+            "not a Parquet file: it does not start with the bytes 'PAR1'",
+            path=path,
+            hint="export the file as Parquet again, or rename it after its format",
         )
     if file_format is not None:
         return file_format
@@ -242,7 +247,7 @@ class RecordStream:
                 errors="surrogateescape",
                 newline="",
             )
-            reader = csv.reader(text)
+            reader = csv.reader(_guarded_lines(text, self.path))
             header, last_line = _read_header(reader, self.path)
             while True:
                 first_line = last_line + 1
@@ -261,31 +266,45 @@ class RecordStream:
                     yield RawRecord(path, first_line, _csv_row(header, cells))
 
     def _parquet_records(self) -> Iterator[RawRecord]:
+        import pyarrow as pa  # noqa: PLC0415 - pyarrow is slow to import
         import pyarrow.parquet as pq  # noqa: PLC0415 - pyarrow is slow to import
 
         path = str(self.path)
-        parquet_file = pq.ParquetFile(self.path)
-        self._parquet_rows_total = parquet_file.metadata.num_rows
         position = 0
-        for batch in parquet_file.iter_batches(batch_size=PARQUET_BATCH_ROWS):
-            for value in _microsecond_batch(batch).to_pylist():
-                position += 1
-                yield RawRecord(path, position, value, offset_kind="position")
-            self._parquet_rows_done = position
+        # A cut or damaged file fails when its footer or a page is decoded.
+        try:
+            parquet_file = pq.ParquetFile(self.path)
+            self._parquet_rows_total = parquet_file.metadata.num_rows
+            for batch in parquet_file.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+                for value in _microsecond_batch(batch).to_pylist():
+                    position += 1
+                    yield RawRecord(path, position, value, offset_kind="position")
+                self._parquet_rows_done = position
+        except (pa.ArrowException, OSError) as error:
+            detail = str(error).strip()
+            reason = f"cannot read the Parquet file after row {position}: {detail}"
+            raise InputError(reason, path=self.path, hint=DAMAGED_FILE_HINT) from error
 
 
-def _guarded_lines(stream: io.BufferedIOBase, path: Path) -> Iterator[bytes]:
+def _guarded_lines(stream: Iterable[AnyStr], path: Path) -> Iterator[AnyStr]:
+    # A gzip stream cut short raises EOFError (or OSError) in the middle of a read.
     try:
         yield from stream
     except (OSError, EOFError) as error:
-        raise InputError(f"cannot read the file: {error}", path=path) from error
+        raise _unreadable_file(error, path) from error
 
 
 def _read_all(stream: io.BufferedIOBase, path: Path) -> bytes:
     try:
         return stream.read()
     except (OSError, EOFError) as error:
-        raise InputError(f"cannot read the file: {error}", path=path) from error
+        raise _unreadable_file(error, path) from error
+
+
+def _unreadable_file(error: Exception, path: Path) -> InputError:
+    return InputError(
+        f"cannot read the file: {error}", path=path, hint=DAMAGED_FILE_HINT
+    )
 
 
 def _reject_constant(name: str) -> Any:
@@ -319,6 +338,8 @@ def _decode_json_document(data: bytes) -> tuple[Any, int]:
         return UnreadableRecord(reason), error.lineno
     except ValueError as error:
         return UnreadableRecord(f"invalid JSON: {error}"), 1
+    except RecursionError:
+        return UnreadableRecord(TOO_DEEP), 1
 
 
 def _parse_json(text: str) -> Any:
@@ -329,6 +350,8 @@ def _parse_json(text: str) -> Any:
         return UnreadableRecord(reason, text.rstrip("\r\n"))
     except ValueError as error:
         return UnreadableRecord(f"invalid JSON: {error}", text.rstrip("\r\n"))
+    except RecursionError:
+        return UnreadableRecord(TOO_DEEP, text.rstrip("\r\n"))
 
 
 def _read_header(reader: Any, path: Path) -> tuple[list[str], int]:
@@ -341,7 +364,12 @@ def _read_header(reader: Any, path: Path) -> tuple[list[str], int]:
     if header:
         header[0] = header[0].removeprefix("\ufeff")
     if any(_has_invalid_bytes(name) for name in header):
-        raise InputError("invalid UTF-8 in the CSV header", path=path, line=1)
+        raise InputError(
+            "invalid UTF-8 in the CSV header",
+            path=path,
+            line=1,
+            hint="save the file as UTF-8",
+        )
     return header, reader.line_num
 
 

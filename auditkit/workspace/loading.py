@@ -55,6 +55,9 @@ SHOWN_PROBLEMS = 50
 # Records read to detect a file's format.
 SAMPLE_RECORDS = 20
 SNAPSHOT_FOLDER = "snapshots"
+RAISE_HINT = (
+    "fix the record, or load with errors='quarantine' to keep the valid records"
+)
 
 
 @dataclass(frozen=True)
@@ -431,7 +434,7 @@ def _handle_problem(
     state: _LoadState, problem: Problem, quarantined: list[Problem]
 ) -> None:
     if state.errors == "raise":
-        raise problem.to_error()
+        raise problem.to_error(hint=RAISE_HINT)
     if state.errors == "collect":
         state.problems.append(problem)
     else:

@@ -31,9 +31,11 @@ class Problem:
     reason: str
     record: str | None = None
 
-    def to_error(self) -> InputError:
+    def to_error(self, hint: str | None = None) -> InputError:
         """Return the :class:`InputError` that reports this record."""
-        return InputError(self.reason, path=self.path, line=self.line, field=self.field)
+        return InputError(
+            self.reason, path=self.path, line=self.line, field=self.field, hint=hint
+        )
 
 
 def validate_record(
