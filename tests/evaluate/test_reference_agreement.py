@@ -73,7 +73,7 @@ def _comparable(window: WindowRow) -> dict[str, object]:
 
 @pytest.fixture(scope="module")
 def shared_connection() -> Iterator[duckdb.DuckDBPyConnection]:
-    """One in-memory DuckDB for every drawn world; each load replaces the inputs."""
+    """One in-memory DuckDB shared by every drawn world (each load replaces inputs)."""
     with duckdb.connect() as con:
         yield con
 
