@@ -1,7 +1,7 @@
 """Privilege drift per agent and period: granted, used and unused scope, growth, creep.
 
 Every figure is defined in ``docs/drift.md``. The work is done in DuckDB over the
-temporary tables of :class:`auditkit.analysis.scope.ScopeTables`; this module holds
+temporary tables of :class:`auditkit.analysis.scope.ScopeTables`; this module contains
 the queries and returns pandas DataFrames.
 """
 

@@ -246,10 +246,10 @@ ORDER BY could_do DESC, calls DESC, u.action, u.resource
 
 @dataclass(frozen=True)
 class ReconstructionScope:
-    """What a reconstruction is about; at least one of user, agent or session is set.
+    """Principals, session and time window of a reconstruction.
 
-    ``start`` is inclusive and ``end`` exclusive, both naive UTC; None leaves that side
-    open.
+    Set at least one field. ``start`` is inclusive and ``end`` exclusive, both naive
+    UTC, and None leaves that side open.
     """
 
     user: str | None = None

@@ -2,7 +2,7 @@
 
 Drift, ceiling breaches and the blast radius of a reconstruction all ask the same
 question: which permissions did a principal's grants cover in a stretch of time? This
-module prepares the temporary tables that answer it for a list of periods:
+module prepares the temporary tables that compute it for a list of periods:
 
 - ``dr_periods``: the periods, ``[period_start, period_end)``;
 - ``dr_universe``: per period, the catalog tools' actions with their resource templates
@@ -141,13 +141,13 @@ def call_span(con: duckdb.DuckDBPyConnection) -> TimeRange:
     Raises
     ------
     InputError
-        When the workspace holds no evaluated call, so no range can be derived.
+        When the workspace contains no evaluated call, so no range can be derived.
     """
     require_findings(con)
     rows = con.execute("SELECT min(ts), max(ts) FROM findings").fetchall()
     row = rows[0]
     if row[0] is None:
-        reason = "the workspace holds no evaluated calls to take a time range from"
+        reason = "the workspace contains no evaluated calls to take a time range from"
         raise InputError(
             reason, field="start", hint="give explicit start and end times"
         )
