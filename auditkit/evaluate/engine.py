@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING
 
-import pandas as pd
+import pyarrow as pa
 
 from auditkit.settings import Settings
 
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     import duckdb
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -62,13 +63,14 @@ def _has_code(text: str) -> bool:
     return bool("".join(lines).strip())
 
 
-def template_pieces(catalog: pd.DataFrame) -> pd.DataFrame:
+def template_pieces(catalog: pd.DataFrame) -> pa.Table:
     """Split each catalog resource template into literal text and argument names.
 
     Examples
     --------
+    >>> import pandas as pd
     >>> catalog = pd.DataFrame({"tool": ["t"], "resource_template": ["doc/{id}.txt"]})
-    >>> template_pieces(catalog).to_dict("records")  # doctest: +NORMALIZE_WHITESPACE
+    >>> template_pieces(catalog).to_pylist()  # doctest: +NORMALIZE_WHITESPACE
     [{'tool': 't', 'position': 0, 'literal': 'doc/', 'argument': None},
      {'tool': 't', 'position': 1, 'literal': None, 'argument': 'id'},
      {'tool': 't', 'position': 2, 'literal': '.txt', 'argument': None}]
@@ -86,15 +88,17 @@ def template_pieces(catalog: pd.DataFrame) -> pd.DataFrame:
                     "argument": argument,
                 }
             )
-    columns = ["tool", "position", "literal", "argument"]
-    return pd.DataFrame(rows, columns=columns).astype(
-        {
-            "tool": "object",
-            "position": "int64",
-            "literal": "object",
-            "argument": "object",
-        }
-    )
+    return pa.Table.from_pylist(rows, schema=_PIECES_SCHEMA)
+
+
+_PIECES_SCHEMA = pa.schema(
+    [
+        ("tool", pa.string()),
+        ("position", pa.int64()),
+        ("literal", pa.string()),
+        ("argument", pa.string()),
+    ]
+)
 
 
 def _split_template(template: str) -> list[tuple[str | None, str | None]]:
