@@ -427,7 +427,8 @@ def _session_links(
     # id). Role chains are followed through these keys, never through role names.
     links: dict[str, tuple[str | None, str | None]] = {}
     for _, _, event in events:
-        if event.get("eventName") not in ASSUME_ROLE_EVENTS or event.get("errorCode"):
+        name = text_or_none(event.get("eventName"))
+        if name not in ASSUME_ROLE_EVENTS or event.get("errorCode"):
             continue
         response = _object_or_none(event.get("responseElements")) or {}
         credentials = response.get("credentials")

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from auditkit.errors import InputError
-from auditkit.models import InputKind, ToolCall
+from auditkit.models import InputKind, Outcome, ToolCall
 from auditkit.models.timestamps import parse_instant, resolve_zone
 from auditkit.sources.adapter_support import (
     content_id,
@@ -215,6 +215,8 @@ class MappingAdapter:
             except json.JSONDecodeError as error:
                 reason = f"invalid JSON object text: {error.msg}"
                 raise record_error(record, reason, field=name) from error
+        if name == "outcome":
+            return _outcome(value, record)
         if name in {"actor_chain", "arguments"}:
             return value
         if isinstance(value, int | float) and not isinstance(value, bool):
@@ -280,6 +282,15 @@ def _timestamp(value: Any, rule: FieldRule, record: RawRecord, name: str) -> str
     return format_utc(
         _with_zone(parsed, rule.timezone) if parsed.tzinfo is None else parsed
     )
+
+
+def _outcome(value: Any, record: RawRecord) -> Outcome:
+    try:
+        return Outcome(str(value))
+    except ValueError:
+        reason = f"invalid outcome {value!r}"
+        hint = "map source values to allowed, denied or error with values:"
+        raise record_error(record, reason, field="outcome", hint=hint) from None
 
 
 def _with_zone(parsed: datetime, zone: str | None) -> datetime:

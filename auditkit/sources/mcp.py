@@ -248,7 +248,8 @@ class McpAdapter:
         if isinstance(error, dict):
             code = error.get("code")
             text = str(error.get("message") or "")
-            if code in self.denied_error_codes or DENIED_MESSAGE.search(text):
+            denied_code = isinstance(code, int) and code in self.denied_error_codes
+            if denied_code or DENIED_MESSAGE.search(text):
                 return Outcome.DENIED
             return Outcome.ERROR
         result = response.get("result")

@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 
 # Detection tries these in order, and canonical after all others.
 ADAPTER_MODULES: list[str] = [
+    "auditkit.sources.otel",
+    "auditkit.sources.mcp",
+    "auditkit.sources.cloudtrail",
+    "auditkit.sources.gcp",
     "auditkit.sources.canonical",
 ]
 

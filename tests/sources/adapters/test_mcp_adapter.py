@@ -219,7 +219,7 @@ def test_missing_timestamp_rejected() -> None:
 
 
 def test_line_without_message_rejected() -> None:
-    with pytest.raises(InputError, match="no JSON-RPC 2.0 message found"):
+    with pytest.raises(InputError, match=r"no JSON-RPC 2\.0 message found"):
         list(McpAdapter().map(RawRecord("gateway.jsonl", 1, {"timestamp": "x"})))
 
 

@@ -158,7 +158,9 @@ def test_base64_ids_read_as_hex() -> None:
 
 def test_invalid_arguments_text_rejected() -> None:
     export = _otlp_export(_tool_attributes("{not json"))
-    with pytest.raises(InputError, match="gen_ai.tool.call.arguments.*invalid JSON"):
+    with pytest.raises(
+        InputError, match=r"gen_ai\.tool\.call\.arguments.*invalid JSON"
+    ):
         _map(export)
 
 
