@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from auditkit.analysis.drift import DriftReport, analyze_drift
 from auditkit.analysis.explain import Explanation, explain_call
 from auditkit.analysis.findings import FindingFilter, require_findings, select_findings
+from auditkit.analysis.reconstruct import ReconstructionScope, reconstruct
 from auditkit.evaluate import EvaluationSummary, evaluate
 from auditkit.models import Flag, Severity, Verdict
 from auditkit.models.timestamps import parse_instant
@@ -80,6 +82,50 @@ class AuditWorkspace(Workspace):
     def explain(self, call_id: str) -> Explanation:
         """Explain the verdict of one call (see :class:`Explanation`)."""
         return explain_call(self.connection, call_id)
+
+    def drift(
+        self,
+        period: str | None = "week",
+        *,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+    ) -> DriftReport:
+        """Measure privilege drift per agent and period (see ``docs/drift.md``).
+
+        ``period`` is ``day``, ``week``, ``month``, or None for one period from
+        ``since`` to ``until``.
+        """
+        return analyze_drift(
+            self.connection,
+            period,
+            start=_instant(since),
+            end=_instant(until),
+            settings=self.settings,
+        )
+
+    def reconstruct(
+        self,
+        *,
+        user: str | None = None,
+        agent: str | None = None,
+        session: str | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+    ) -> pd.DataFrame:
+        """Return the ordered timeline of a user, agent, session or time window.
+
+        Calls with their verdicts, token issuance and expiry, grant and membership
+        changes with their authors, and lifecycle events; see
+        :func:`auditkit.analysis.reconstruct.reconstruct` for the columns.
+        """
+        scope = ReconstructionScope(
+            user=user,
+            agent=agent,
+            session=session,
+            start=_instant(since),
+            end=_instant(until),
+        )
+        return reconstruct(self.connection, scope)
 
     def report(
         self,

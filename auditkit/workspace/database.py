@@ -313,6 +313,9 @@ def _connect(location: str) -> duckdb.DuckDBPyConnection:
 
 
 def _configure(connection: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    # DuckDB draws its own progress bar on stdout for long queries; library code
+    # must not write to the caller's screen.
+    connection.execute("SET enable_progress_bar = false")
     if settings.memory_limit is not None:
         connection.execute("SET memory_limit = ?", [settings.memory_limit])
     if settings.threads is not None:
