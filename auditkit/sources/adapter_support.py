@@ -99,7 +99,7 @@ def iso_timestamp(
     """Parse an ISO 8601 timestamp and return it in UTC with ``Z``.
 
     ``assume_utc`` reads a timestamp without zone as UTC; pass it only for formats
-    whose specification says every time is UTC.
+    whose specification writes every time in UTC.
 
     Raises
     ------

@@ -46,7 +46,7 @@ FORMAT_NAME = "cloudtrail"
 ACTION_TABLE = Path(__file__).with_name("cloudtrail_actions.csv")
 
 # Error codes that record an authorization refusal. Every other error code is an
-# error; Client.DryRunOperation says the request would have been allowed.
+# error, except Client.DryRunOperation: the request would have been allowed.
 DENIED_CODES = frozenset(
     {
         "AccessDenied",
@@ -73,7 +73,7 @@ INSIGHT_EVENT_TYPE = "AwsCloudTrailInsight"
 
 @dataclass(frozen=True)
 class ActionRule:
-    """How one CloudTrail operation maps to an IAM action and resource."""
+    """Mapping of one CloudTrail operation to an IAM action and resource."""
 
     action: str
     resource_type: str | None
@@ -170,7 +170,7 @@ class CloudTrailAdapter:
     def map_stream(self, records: Iterable[RawRecord]) -> Iterator[StreamItem]:
         """Map a whole file: links role chains and drops repeated ``eventID`` values.
 
-        Events are read first, because a role's ``AssumeRole`` event (which tells the
+        Events are read first, because a role's ``AssumeRole`` event (which names the
         previous link of a chain) may come after the calls made with it.
         """
         events: list[tuple[RawRecord, str, dict[str, Any]]] = []

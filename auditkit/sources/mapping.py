@@ -59,7 +59,7 @@ _PATH_TOKEN = re.compile(
 
 @dataclass(frozen=True)
 class FieldRule:
-    """Where one canonical field comes from and how its value is converted."""
+    """Source and conversion of one canonical field."""
 
     path: tuple[str | int, ...] | None = None
     const: Any = None

@@ -1,7 +1,7 @@
 """MCP ``tools/call`` exchanges logged by a gateway, as tool calls.
 
 A gateway log is JSONL with one JSON-RPC message per line, wrapped in what the
-gateway knows: when, which session, and who authenticated. The accepted line shape
+gateway records: when, which session, and who authenticated. The accepted line shape
 (documented with examples in ``docs/formats/mcp.md``)::
 
     {"timestamp": "2026-03-01T08:00:00Z", "session_id": "s1",
@@ -85,7 +85,7 @@ class McpAdapter:
         JSON-RPC ``error.code`` values that mean the call was refused.
     jwks
         A JSON Web Key Set (mapping or file path) to check the signature of tokens
-        carried in the log; a token with an invalid signature quarantines its call.
+        carried in the log. A token with an invalid signature quarantines its call.
 
     Examples
     --------
@@ -340,7 +340,8 @@ def _message_of(value: Any, record: RawRecord) -> dict[str, Any]:
 
 
 def _message_id(message: dict[str, Any]) -> str | None:
-    # JSON-RPC ids are strings or numbers; 7 and "7" are different ids.
+    # NOTE: JSON-RPC treats the number 7 and the text "7" as different ids, but both
+    # give the key "7" here, so a client mixing them in one session pairs wrongly.
     value = message.get("id")
     if isinstance(value, bool) or value is None:
         return None

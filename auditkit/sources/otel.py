@@ -6,10 +6,10 @@ span dictionaries (``ReadableSpan.to_json`` or exporters shaped like it) hold
 ``context``, ``parent``, ``attributes`` as a plain object and times as nanoseconds or
 ISO strings, either one span per JSON value or a ``{"spans": [...]}`` document.
 
-A tool span takes its session, agent, user and delegation start from its ancestors
-(the nearest ``invoke_agent`` span), so :meth:`OtelGenAIAdapter.map_stream` reads a
-whole file before mapping; ``map`` resolves ancestors within one record only. The
-field rules are listed in ``docs/formats/otel.md``.
+A tool span takes its session, agent, user and delegation start from its ancestors,
+such as the nearest ``invoke_agent`` span. So :meth:`OtelGenAIAdapter.map_stream`
+reads a whole file before mapping, while ``map`` resolves ancestors within one record
+only. The field rules are listed in ``docs/formats/otel.md``.
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ class OtelGenAIAdapter:
         Raises
         ------
         InputError
-            If the record holds no spans or a tool span cannot be mapped.
+            If the record contains no spans or a tool span cannot be mapped.
         """
         return iter(raise_first_error(self.map_stream([record])))
 

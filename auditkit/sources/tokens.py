@@ -1,6 +1,6 @@
 """Access-token claims (JWT, RFC 8693 token exchange) as call fields.
 
-A token tells who the user is (``sub``), which agents act for them (nested ``act``
+A token names the user (``sub``), which agents act for them (nested ``act``
 claims, RFC 8693 section 4.1: the outermost ``act`` is the current actor and each
 nested ``act`` a prior one), who may act (``may_act``), the audience, scopes and the
 validity times. Signatures are checked only when a JWKS is given.
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Asymmetric algorithms only: a JWKS holds public keys, and accepting HS256 with a
+# Asymmetric algorithms only: a JWKS contains public keys, and accepting HS256 with a
 # public key as the secret is the classic algorithm-confusion attack.
 ALLOWED_ALGORITHMS = frozenset(
     {
@@ -92,7 +92,7 @@ class TokenInfo:
     def call_fields(self, resource_server: str | None = None) -> dict[str, Any]:
         """Return the canonical ToolCall fields this token provides.
 
-        A call holds one audience: the one equal to ``resource_server`` when the
+        A call has one audience: the one equal to ``resource_server`` when the
         token lists it, else the first listed. Fields the token lacks are left out.
 
         Examples
@@ -226,7 +226,7 @@ def load_jwks(jwks: Mapping[str, Any] | str | Path) -> jwt.PyJWKSet:
     Raises
     ------
     InputError
-        If the file cannot be read or holds no usable key.
+        If the file cannot be read or contains no usable key.
     """
     source = "<jwks>"
     if isinstance(jwks, str | Path):
