@@ -11,6 +11,7 @@ import pandas as pd
 
 from auditkit.analysis.findings import require_findings
 from auditkit.errors import NotFoundError
+from auditkit.report.safety import clean_text
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -112,7 +113,11 @@ class Explanation:
         return pd.DataFrame(rows, columns=["section", "item", "value"])
 
     def to_text(self) -> str:
-        """Render the explanation as plain text, one fact per line."""
+        """Render the explanation as plain text, one fact per line.
+
+        Secrets are shortened and control characters dropped, as in every output,
+        because the values come from agent logs.
+        """
         f = self.finding
         lines = [
             f"call {f['call_id']} at {_text(f['ts'])}: {f['verdict']} ({f['reason']})",
@@ -141,7 +146,7 @@ class Explanation:
                 f"  {record['kind']} {record['id']}: {_describe(record)}"
                 for record in frame.to_dict("records")
             ]
-        return "\n".join(lines)
+        return clean_text("\n".join(lines))
 
     def _evidence_sections(self) -> list[tuple[str, pd.DataFrame]]:
         return [
