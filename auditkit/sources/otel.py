@@ -298,11 +298,19 @@ def _otlp_spans(record: RawRecord, resource_spans: list[Any]) -> Iterator[Span]:
         scopes = resource_span.get("scopeSpans")
         if scopes is None:
             scopes = resource_span.get("instrumentationLibrarySpans") or []
-        for s_index, scope_item in enumerate(scopes):
+        for s_index, scope_item in enumerate(_json_list(scopes, record, where)):
             scope = json_object(scope_item, record, f"{where}.scopeSpans[{s_index}]")
-            for index, item in enumerate(scope.get("spans") or []):
+            spans = _json_list(scope.get("spans") or [], record, where)
+            for index, item in enumerate(spans):
                 path = f"{where}.scopeSpans[{s_index}].spans[{index}]"
                 yield _otlp_span(record, item, path, resource)
+
+
+def _json_list(value: Any, record: RawRecord, field: str) -> list[Any]:
+    if not isinstance(value, list):
+        reason = f"expected a JSON array in {field}, got {type(value).__name__}"
+        raise record_error(record, reason, field=field)
+    return value
 
 
 def _otlp_span(

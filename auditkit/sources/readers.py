@@ -13,6 +13,7 @@ import gzip
 import io
 import json
 import logging
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, AnyStr, BinaryIO, Literal, cast
@@ -33,6 +34,8 @@ GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
 PARQUET_BATCH_ROWS = 10_000
 DAMAGED_FILE_HINT = "the file is damaged or cut short; copy or export it again"
+# Reading a damaged gzip stream raises any of these, at the first read or later.
+_READ_ERRORS = (OSError, EOFError, zlib.error)
 # json.loads recurses once per nesting level and fails past Python's recursion limit.
 TOO_DEEP = "invalid JSON: nested deeper than the parser's limit"
 
@@ -81,8 +84,11 @@ def sniff_format(path: str | Path) -> FileFormat:
         If the file is gzip-compressed Parquet, which cannot be read in batches.
     """
     path = Path(path)
-    with open_binary(path) as stream:
-        head = stream.read(64)
+    try:
+        with open_binary(path) as stream:
+            head = stream.read(64)
+    except _READ_ERRORS as error:
+        raise _unreadable_file(error, path) from error
     if head.startswith(PARQUET_MAGIC):
         if is_gzip(path):
             raise InputError(
@@ -287,17 +293,16 @@ class RecordStream:
 
 
 def _guarded_lines(stream: Iterable[AnyStr], path: Path) -> Iterator[AnyStr]:
-    # A gzip stream cut short raises EOFError (or OSError) in the middle of a read.
     try:
         yield from stream
-    except (OSError, EOFError) as error:
+    except _READ_ERRORS as error:
         raise _unreadable_file(error, path) from error
 
 
 def _read_all(stream: io.BufferedIOBase, path: Path) -> bytes:
     try:
         return stream.read()
-    except (OSError, EOFError) as error:
+    except _READ_ERRORS as error:
         raise _unreadable_file(error, path) from error
 
 

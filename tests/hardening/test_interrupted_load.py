@@ -9,7 +9,6 @@ before and after a complete load.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import shutil
@@ -26,6 +25,7 @@ from typer.testing import CliRunner
 from auditkit.cli.main import app
 from auditkit.workspace import Workspace
 from auditkit.workspace.integrity import check_integrity, expected_columns
+from tests.hardening.worlds import write_calls
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -58,21 +58,6 @@ STATE_COLUMNS = {
     table: [column for column in columns if column != "loaded_at"]
     for table, columns in expected_columns().items()
 }
-
-
-def _write_calls(path: Path, prefix: str, count: int) -> Path:
-    with path.open("w", encoding="utf-8") as file:
-        for index in range(count):
-            record = {
-                "call_id": f"{prefix}-{index:06d}",
-                "ts": f"2026-03-{1 + index % 28:02d}T09:00:00Z",
-                "tool": "crm.read_ticket",
-                "subject": f"user-{index % 50}",
-                "actor": "support-agent",
-                "arguments": {"ticket": f"T-{index}"},
-            }
-            file.write(json.dumps(record) + "\n")
-    return path
 
 
 def _state(path: Path) -> dict[str, tuple[int, int]]:
@@ -121,8 +106,8 @@ def load_states(
     folder = tmp_path_factory.mktemp("interrupted")
     template = folder / "before.duckdb"
     with Workspace.open(template) as workspace:
-        workspace.load(_write_calls(folder / "calls-first.jsonl", "first", 100))
-    large = _write_calls(folder / "calls-large.jsonl", "large", LARGE_FILE_CALLS)
+        workspace.load(write_calls(folder / "calls-first.jsonl", "first", 100))
+    large = write_calls(folder / "calls-large.jsonl", "large", LARGE_FILE_CALLS)
 
     complete = folder / "after.duckdb"
     shutil.copy(template, complete)

@@ -149,3 +149,19 @@ def _calls(v: dict[str, str]) -> list[dict[str, Any]]:
             token_issued_at="2026-03-19T09:00:00Z",
         ),
     ]
+
+
+def write_calls(path: Path, prefix: str, count: int) -> Path:
+    """Write ``count`` valid calls with ids ``{prefix}-000000`` upwards as JSONL."""
+    with path.open("w", encoding="utf-8") as file:
+        for index in range(count):
+            record = {
+                "call_id": f"{prefix}-{index:06d}",
+                "ts": f"2026-03-{1 + index % 28:02d}T09:00:00Z",
+                "tool": "crm.read_ticket",
+                "subject": f"user-{index % 50}",
+                "actor": "support-agent",
+                "arguments": {"ticket": f"T-{index}"},
+            }
+            file.write(json.dumps(record) + "\n")
+    return path
