@@ -74,10 +74,10 @@ instants = st.sampled_from(INSTANTS)
 
 
 @st.composite
-def near_instants(draw: st.DrawFn) -> datetime:
-    """Draw an instant of the grid, or one microsecond before or after it."""
+def near_instants(draw: st.DrawFn, choices: list[datetime] = INSTANTS) -> datetime:
+    """Draw an instant of ``choices``, or one microsecond before or after it."""
     offset = draw(st.sampled_from([0, 0, -1, 1]))
-    return draw(instants) + offset * MICROSECOND
+    return draw(st.sampled_from(choices)) + offset * MICROSECOND
 
 
 @st.composite
@@ -133,8 +133,8 @@ def grants(
         "principal_type": principal_type,
         "principal_id": draw(_one_of(ids[principal_type])),
         "effect": effect,
-        "action": draw(st.sampled_from([*ACTION_PATTERNS, "svc:*", "*"])),
-        "resource": draw(st.sampled_from([*RESOURCE_PATTERNS, "doc/*"])),
+        "action": draw(st.sampled_from([*ACTION_PATTERNS, "svc:*", "*", "*"])),
+        "resource": draw(st.sampled_from([*RESOURCE_PATTERNS, "doc/*", "*"])),
         **draw(intervals()),
         "condition": condition,
     }
@@ -179,7 +179,7 @@ def catalogs(draw: st.DrawFn) -> list[Record]:
 def arguments(draw: st.DrawFn) -> dict[str, Any] | None:
     """Draw tool arguments: a text or number ``id`` and a ``part``, each optional."""
     values: dict[str, Any] = {}
-    if draw(st.booleans()):
+    if draw(st.sampled_from([True, True, True, False])):
         values["id"] = draw(st.sampled_from(["a", "b", "A", "ab", "?", 1, 12]))
     if draw(st.booleans()):
         values["part"] = draw(st.sampled_from(["", "b", "x"]))
@@ -203,7 +203,8 @@ def calls(draw: st.DrawFn, ids: dict[str, list[str]], tool_names: list[str]) -> 
         # tool absent from the catalog, so such calls get a resource.
         resource = draw(st.sampled_from(CALL_RESOURCES))
     return {
-        "ts": draw(near_instants()),
+        # Late calls and early delegations leave room for authority to be lost.
+        "ts": draw(near_instants([*INSTANTS, *INSTANTS[3:]])),
         "tool": tool,
         "subject": subject,
         "actor": actor,
@@ -211,12 +212,12 @@ def calls(draw: st.DrawFn, ids: dict[str, list[str]], tool_names: list[str]) -> 
         "action": action,
         "resource": resource,
         "token_id": draw(st.sampled_from([None, "tk1", "tk2"])),
-        "token_issued_at": draw(_maybe(near_instants())),
+        "token_issued_at": draw(_maybe(near_instants([*INSTANTS[:2], *INSTANTS[:3]]))),
         "token_expires_at": draw(_maybe(instants)),
         "audience": draw(_maybe(st.sampled_from(SERVERS))),
         "resource_server": draw(_maybe(st.sampled_from(SERVERS))),
         "outcome": draw(st.sampled_from([None, "allowed", "denied", "error"])),
-        "session_started_at": draw(_maybe(near_instants())),
+        "session_started_at": draw(_maybe(near_instants(INSTANTS[:3]))),
     }
 
 
@@ -260,6 +261,31 @@ def principal_sets(draw: st.DrawFn) -> dict[str, list[str]]:
 
 
 @st.composite
+def baseline_grants(draw: st.DrawFn, ids: dict[str, list[str]]) -> list[Record]:
+    """Draw broad allows for the first user and agent, often ending at a later instant.
+
+    Without them the random grants rarely give both sides of a call the permission, so
+    within_scope and stale_authority verdicts would be rare.
+    """
+    found = []
+    for holder in (("user", ids["user"][0]), ("agent", ids["agent"][0])):
+        if draw(st.sampled_from([True, True, False])):
+            found.append(
+                {
+                    "principal_type": holder[0],
+                    "principal_id": holder[1],
+                    "effect": "allow",
+                    "action": "*",
+                    "resource": "*",
+                    "valid_from": INSTANTS[0],
+                    "valid_to": draw(st.sampled_from([None, None, *INSTANTS[1:]])),
+                    "condition": None,
+                }
+            )
+    return found
+
+
+@st.composite
 def _worlds_of(
     draw: st.DrawFn, ids: dict[str, list[str]], explicit_coverage: bool | None
 ) -> World:
@@ -272,7 +298,10 @@ def _worlds_of(
             "c",
         ),
         grants=_numbered(
-            draw(st.lists(grants(ids), min_size=2, max_size=10)), "grant_id", "gr"
+            draw(baseline_grants(ids))
+            + draw(st.lists(grants(ids), min_size=2, max_size=10)),
+            "grant_id",
+            "gr",
         ),
         memberships=_numbered(
             draw(st.lists(memberships(ids), min_size=0, max_size=6)),
