@@ -82,7 +82,7 @@ def near_instants(draw: st.DrawFn, choices: list[datetime] = INSTANTS) -> dateti
 
 @st.composite
 def intervals(draw: st.DrawFn) -> dict[str, Any]:
-    """Draw ``valid_from`` and ``valid_to``; an empty or reversed interval may come out.
+    """Draw ``valid_from`` and ``valid_to``, possibly an empty or reversed interval.
 
     Early starts and open ends are drawn more often, so that grants reach calls.
     """
@@ -120,7 +120,7 @@ def grants(
     effect: str | None = None,
     conditional: bool | None = None,
 ) -> Record:
-    """Draw one grant to any principal in ``ids``; None leaves a choice to chance."""
+    """Draw one grant to a principal in ``ids``; None arguments are drawn at random."""
     principal_type = draw(
         st.sampled_from([kind for kind, found in ids.items() if found])
     )
