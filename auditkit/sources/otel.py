@@ -298,9 +298,12 @@ def _otlp_spans(record: RawRecord, resource_spans: list[Any]) -> Iterator[Span]:
         scopes = resource_span.get("scopeSpans")
         if scopes is None:
             scopes = resource_span.get("instrumentationLibrarySpans") or []
-        for s_index, scope_item in enumerate(_json_list(scopes, record, where)):
+        scope_list = _json_list(scopes, record, f"{where}.scopeSpans")
+        for s_index, scope_item in enumerate(scope_list):
             scope = json_object(scope_item, record, f"{where}.scopeSpans[{s_index}]")
-            spans = _json_list(scope.get("spans") or [], record, where)
+            spans = _json_list(
+                scope.get("spans") or [], record, f"{where}.scopeSpans[{s_index}].spans"
+            )
             for index, item in enumerate(spans):
                 path = f"{where}.scopeSpans[{s_index}].spans[{index}]"
                 yield _otlp_span(record, item, path, resource)

@@ -1,4 +1,4 @@
-"""A second process gets a clear error while a load holds the workspace.
+"""A second process gets a clear error while a load has the workspace open.
 
 A child process loads a large file. While it runs, this process opens the same
 file through the library and through the CLI: each attempt must fail with

@@ -1,7 +1,7 @@
 """A load killed with SIGKILL leaves the workspace as it was before or after the load.
 
 A child process loads a large calls file into a copy of a workspace that already
-holds one load. The parent kills it at points spread over the load's measured
+contains one load. The parent kills it at points spread over the load's measured
 duration, then reopens the workspace, runs the integrity check and ``auditkit
 check``, and compares each table's row count and content checksum with the states
 before and after a complete load.

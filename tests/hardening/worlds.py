@@ -43,11 +43,11 @@ def world_records(**values: str) -> dict[str, list[dict[str, Any]]]:
     if unknown:
         message = f"unknown world values: {sorted(unknown)}"
         raise ValueError(message)
-    v = DEFAULTS | values
+    chosen = DEFAULTS | values
     return {
-        "catalog": _catalog(v),
-        "grants": _grants(v),
-        "events": [_event(v)],
+        "catalog": _catalog(chosen),
+        "grants": _grants(chosen),
+        "events": [_event(chosen)],
         "coverage": [
             {
                 "coverage_id": "cv-march",
@@ -55,7 +55,7 @@ def world_records(**values: str) -> dict[str, list[dict[str, Any]]]:
                 "valid_to": "2026-04-01T00:00:00Z",
             }
         ],
-        "calls": _calls(v),
+        "calls": _calls(chosen),
     }
 
 
@@ -68,10 +68,10 @@ def write_world(folder: Path, **values: str) -> None:
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _catalog(v: dict[str, str]) -> list[dict[str, Any]]:
+def _catalog(chosen: dict[str, str]) -> list[dict[str, Any]]:
     return [
         {
-            "tool": v["tool"],
+            "tool": chosen["tool"],
             "action": "crm:ReadTicket",
             "resource_template": "ticket/{ticket}",
             "risk_tier": "read",
@@ -87,14 +87,14 @@ def _catalog(v: dict[str, str]) -> list[dict[str, Any]]:
     ]
 
 
-def _grants(v: dict[str, str]) -> list[dict[str, Any]]:
+def _grants(chosen: dict[str, str]) -> list[dict[str, Any]]:
     base = {"effect": "allow", "valid_from": "2026-03-01T00:00:00Z"}
     return [
         base
         | {
             "grant_id": "g-user-crm",
             "principal_type": "user",
-            "principal_id": v["user"],
+            "principal_id": chosen["user"],
             "action": "crm:*",
             "resource": "ticket/*",
             "changed_by": "it-admin",
@@ -103,7 +103,7 @@ def _grants(v: dict[str, str]) -> list[dict[str, Any]]:
         | {
             "grant_id": "g-agent-read",
             "principal_type": "agent",
-            "principal_id": v["agent"],
+            "principal_id": chosen["agent"],
             "action": "crm:ReadTicket",
             "resource": "ticket/*",
             "changed_by": "it-admin",
@@ -111,28 +111,28 @@ def _grants(v: dict[str, str]) -> list[dict[str, Any]]:
     ]
 
 
-def _event(v: dict[str, str]) -> dict[str, Any]:
+def _event(chosen: dict[str, str]) -> dict[str, Any]:
     return {
         "event_id": "e-offboard",
         "ts": "2026-03-20T00:00:00Z",
         "principal_type": "user",
-        "principal_id": v["user"],
+        "principal_id": chosen["user"],
         "event_type": "deactivated",
         "changed_by": "hr-system",
-        "detail": v["note"],
+        "detail": chosen["note"],
     }
 
 
-def _calls(v: dict[str, str]) -> list[dict[str, Any]]:
+def _calls(chosen: dict[str, str]) -> list[dict[str, Any]]:
     def call(call_id: str, day: int, **fields: Any) -> dict[str, Any]:
         return {
             "call_id": call_id,
             "ts": f"2026-03-{day:02d}T09:00:00Z",
-            "tool": v["tool"],
-            "subject": v["user"],
-            "actor": v["agent"],
-            "arguments": {"ticket": v["argument"], "note": v["note"]},
-            "session_id": v["session"],
+            "tool": chosen["tool"],
+            "subject": chosen["user"],
+            "actor": chosen["agent"],
+            "arguments": {"ticket": chosen["argument"], "note": chosen["note"]},
+            "session_id": chosen["session"],
             "outcome": "allowed",
         } | fields
 
@@ -140,12 +140,12 @@ def _calls(v: dict[str, str]) -> list[dict[str, Any]]:
         call("c1", 2),
         call("c2", 3, tool="crm.delete_ticket"),
         call("c3", 4, subject="bob"),
-        call("c4", 5, action="crm:ReadTicket", resource=v["resource"]),
-        call("c5", 6, tool=v["tool"] + ".unmapped"),
+        call("c4", 5, action="crm:ReadTicket", resource=chosen["resource"]),
+        call("c5", 6, tool=chosen["tool"] + ".unmapped"),
         call(
             "c6",
             21,
-            token_id=v["token"],
+            token_id=chosen["token"],
             token_issued_at="2026-03-19T09:00:00Z",
         ),
     ]
