@@ -137,6 +137,8 @@ class Case:
     expected: dict[str, dict[str, str | None]]
     windows: list[dict[str, Any]] = field(default_factory=list)
     case_sensitive: tuple[str, ...] = ()
+    # Why the engine is expected to fail this case, when it departs from the rule book.
+    engine_gap: str | None = None
 
 
 CASES: dict[str, Case] = {
@@ -580,6 +582,42 @@ CASES: dict[str, Case] = {
         ),
         {"c1": {"verdict": "within_scope"}, "c2": {"verdict": "within_scope"}},
     ),
+    "null argument counts as missing": Case(
+        world(
+            grants=[ALICE_ALLOW, AGENT_ALLOW],
+            calls=[
+                call("null", at(5), arguments={"id": None}),
+                call("true", at(5), arguments={"id": True}),
+            ],
+        ),
+        {
+            "null": {"verdict": "indeterminate", "reason": "missing_argument"},
+            "true": {"verdict": "within_scope", "resource": "doc/true"},
+        },
+    ),
+    "conditional allow ending revokes": Case(
+        world(
+            grants=[
+                allow("A", "user:alice", start=at(0), end=at(20)),
+                allow("B", "user:alice", start=at(0), end=at(30), condition="mfa"),
+                AGENT_ALLOW,
+            ],
+            calls=[call("c1", at(40), token_issued_at=at(5))],
+        ),
+        {"c1": {"verdict": "stale_authority", "reason": "no_matching_grant"}},
+        windows=[
+            {
+                "revoked_at": at(30),
+                "revocation_source": "B",
+                "revocation_kind": "grant",
+                "duration_seconds": 600.0,
+            }
+        ],
+        engine_gap=(
+            "the engine takes the revocation instant from unconditional allows only, "
+            "but the rule book counts the end of any matching allow"
+        ),
+    ),
     "resources compare case-sensitively": Case(
         world(
             grants=[allow("g1", "user:alice", "svc:Read", "doc/a"), AGENT_ALLOW],
@@ -617,8 +655,12 @@ def test_case_findings(evaluator: str, name: str) -> None:
 
 @pytest.mark.parametrize("evaluator", ["reference", "engine"])
 @pytest.mark.parametrize("name", list(CASES))
-def test_case_windows(evaluator: str, name: str) -> None:
+def test_case_windows(
+    evaluator: str, name: str, request: pytest.FixtureRequest
+) -> None:
     case = CASES[name]
+    if evaluator == "engine" and case.engine_gap is not None:
+        request.applymarker(pytest.mark.xfail(reason=case.engine_gap, strict=True))
     windows = _evaluate(evaluator, case).windows
 
     actual = [

@@ -692,7 +692,9 @@ def _fill_template(template: str, arguments: dict[str, Any]) -> str | None:
             break
         parts.append(template[position:opening])
         name = template[opening + 1 : closing]
-        if name not in arguments:
+        # NOTE: the rule book does not say what a null argument fills in; it is taken
+        # as missing, like an argument the call does not have.
+        if arguments.get(name) is None:
             return None
         parts.append(_argument_text(arguments[name]))
         position = closing + 1
