@@ -27,6 +27,7 @@ from auditkit.sources.readers import (
 )
 from auditkit.sources.registry import detect_adapter, get_adapter
 from auditkit.workspace.batches import StagingTable, insert_quarantine
+from auditkit.workspace.fastpath import StagedFile, fast_path_applies, stage_file
 from auditkit.workspace.validation import (
     Problem,
     record_text,
@@ -373,6 +374,48 @@ def _sample(file: Path, file_format: FileFormat) -> Any:
 
 
 def _read_and_insert(state: _LoadState, plan: _FilePlan, load_id: str) -> _FileCounts:
+    if fast_path_applies(plan.file_format, plan.adapter.name):
+        staged = stage_file(
+            state.connection,
+            state.settings,
+            plan.path,
+            kind=plan.kind,
+            file_format=plan.file_format,
+            load_id=load_id,
+        )
+        if staged is not None:
+            return _insert_staged(state, plan, staged)
+    return _read_record_by_record(state, plan, load_id)
+
+
+def _insert_staged(
+    state: _LoadState, plan: _FilePlan, staged: StagedFile
+) -> _FileCounts:
+    # Rows the SQL checks could not accept go through the model, which words errors.
+    model = INPUT_MODELS[plan.kind]
+    context = {"default_timezone": state.settings.default_timezone}
+    rows: list[tuple[BaseModel, int]] = []
+    quarantined: list[Problem] = []
+    for record in staged.unsure_records():
+        for outcome in _validated(plan, record, model, context):
+            if isinstance(outcome, Problem):
+                _handle_problem(state, outcome, quarantined)
+            else:
+                rows.append((outcome, record.line))
+        if len(rows) >= BATCH_ROWS:
+            staged.add_validated(rows)
+            rows.clear()
+    staged.add_validated(rows)
+
+    accepted, duplicate = staged.merge()
+    if quarantined:
+        insert_quarantine(state.connection, staged.load_id, plan.kind, quarantined)
+    return _FileCounts(accepted, len(quarantined), duplicate)
+
+
+def _read_record_by_record(
+    state: _LoadState, plan: _FilePlan, load_id: str
+) -> _FileCounts:
     model = INPUT_MODELS[plan.kind]
     context = {"default_timezone": state.settings.default_timezone}
     staging = StagingTable(

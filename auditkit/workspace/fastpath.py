@@ -1,0 +1,795 @@
+"""Vectorised loads of canonical JSONL, CSV and Parquet files, checked in SQL.
+
+DuckDB reads the file into a temporary table and one SQL pass checks every row
+against the rules of the canonical models. A row is accepted there only when the SQL
+is sure the pydantic model would accept it and store the same values. Every other
+row (a wrong type, a naive timestamp, a malformed line, or a form the SQL does not
+judge, such as a timestamp near a daylight-saving change) goes back through the
+pydantic model, which either accepts it or words the error. Bad rows are rare, so
+their messages stay those of the record-by-record path at little cost.
+
+File paths, the default time zone and enumeration codes reach DuckDB as query
+parameters; the SQL text names only tables, columns and model fields.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import json
+import logging
+import re
+import types
+import typing
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Literal
+
+import duckdb
+from annotated_types import MinLen
+
+from auditkit.models import INPUT_MODELS, InputKind
+from auditkit.sources.base import RawRecord
+from auditkit.sources.readers import GZIP_MAGIC, _parse_json
+from auditkit.workspace.batches import arrow_schema
+from auditkit.workspace.schema import RECORD_KEYS, model_columns
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+    from pathlib import Path
+
+    from pydantic import BaseModel
+    from pydantic.fields import FieldInfo
+
+    from auditkit.settings import Settings
+    from auditkit.sources.readers import FileFormat
+
+logger = logging.getLogger(__name__)
+
+FAST_FORMATS: tuple[FileFormat, ...] = ("jsonl", "csv", "parquet")
+
+Check = Literal["id", "text", "enum", "int", "instant", "object", "id_list"]
+
+_ROWS_TABLE = "auditkit_fast_rows"
+_BATCH_VIEW = "auditkit_fast_batch"
+_SCAN_CHUNK = 1 << 22
+_MAX_BRACKETS = 256
+# A byte that no valid JSON text holds unescaped: the one-column line reader splits
+# on it, so a file that contains it is read by the record-by-record path.
+_LINE_DELIMITER = "\x01"
+# Lines whose JSON DuckDB accepts and Python's json module rejects (a trailing comma,
+# NaN or Infinity), and CSV cells read as JSON, go back through pydantic.
+_LENIENT_JSON = r",\s*[\]}]|NaN|Infinity"
+_TIMESTAMP = (
+    r"^([0-9]{4})-([0-9]{2})-([0-9]{2})[T ]([01][0-9]|2[0-3]):([0-5][0-9])"
+    r"(:[0-5][0-9])?([.,][0-9]{1,9})?(Z|z|[+-][0-9]{2}:?[0-9]{2})?$"
+)
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """What one model field accepts, as the SQL checks it."""
+
+    name: str
+    check: Check
+    required: bool
+    choices: tuple[str, ...] = ()
+
+
+def field_rules(kind: InputKind) -> list[FieldRule]:
+    """Return the SQL check of each field of a kind's model, in field order.
+
+    Examples
+    --------
+    >>> [rule.check for rule in field_rules(InputKind.COVERAGE)]
+    ['id', 'instant', 'instant', 'text']
+    """
+    model = INPUT_MODELS[kind]
+    return [_rule(name, field) for name, field in model.model_fields.items()]
+
+
+def fast_path_applies(file_format: FileFormat, adapter_name: str) -> bool:
+    """Return whether a file of this format and adapter can be loaded in SQL."""
+    return adapter_name == "canonical" and file_format in FAST_FORMATS
+
+
+class StagedFile:
+    """Rows of one file checked in SQL and held in a temporary table.
+
+    Rows the SQL accepted are ready to insert. :meth:`unsure_records` yields the
+    others as raw records for the pydantic path, and :meth:`add_validated` stages
+    those it accepts. :meth:`merge` then inserts the first row of each new id.
+    """
+
+    def __init__(
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        kind: InputKind,
+        path: Path,
+        file_format: FileFormat,
+        load_id: str,
+    ) -> None:
+        self.connection = connection
+        self.kind = kind
+        self.path = path
+        self.file_format = file_format
+        self.load_id = load_id
+        self._columns = list(model_columns(INPUT_MODELS[kind]))
+
+    def unsure_records(self) -> Iterator[RawRecord]:
+        """Yield the rows the SQL did not accept, in line order, as raw records."""
+        if self.file_format == "parquet":
+            yield from self._unsure_parquet_records()
+            return
+        query = (
+            f"SELECT source_line, raw FROM {_ROWS_TABLE} "  # noqa: S608
+            "WHERE NOT ok ORDER BY source_line"
+        )
+        cursor = self.connection.execute(query)
+        while batch := cursor.fetchmany(10_000):
+            for line, raw in batch:
+                yield RawRecord(str(self.path), line, self._raw_value(raw))
+
+    def add_validated(self, rows: Sequence[tuple[BaseModel, int]]) -> None:
+        """Stage records the pydantic path accepted, each with its source line."""
+        if not rows:
+            return
+        import pyarrow as pa  # noqa: PLC0415 - pyarrow is slow to import
+
+        schema = arrow_schema(self.kind)
+        names = [name for name in schema.names if name in self._columns]
+        records = [_model_row(instance, names) for instance, _ in rows]
+        table = pa.Table.from_pylist(
+            records, schema=pa.schema(schema.field(n) for n in names)
+        )
+        table = table.append_column(
+            "source_line", pa.array([line for _, line in rows], pa.int64())
+        )
+        columns = ", ".join(_quoted(name) for name in [*names, "source_line"])
+        self.connection.register(_BATCH_VIEW, table)
+        try:
+            self.connection.execute(
+                f"INSERT INTO {_ROWS_TABLE} ({columns}, ok) "  # noqa: S608
+                f"SELECT {columns}, true FROM {_BATCH_VIEW}"
+            )
+        finally:
+            self.connection.unregister(_BATCH_VIEW)
+
+    def merge(self) -> tuple[int, int]:
+        """Insert the staged good rows with new ids; return (accepted, duplicate)."""
+        staged_rows = self.connection.execute(
+            f"SELECT count(*) FROM {_ROWS_TABLE} WHERE ok"  # noqa: S608
+        ).fetchall()
+        staged = int(staged_rows[0][0])
+        columns = ", ".join(_quoted(name) for name in self._columns)
+        key = _quoted(RECORD_KEYS[self.kind])
+        table = _quoted(self.kind.value)
+        query = (
+            f"INSERT INTO {table} ({columns}, source_file, source_line, load_id) "  # noqa: S608
+            f"SELECT {columns}, $file, source_line, $load_id "
+            f"FROM {_ROWS_TABLE} AS staged WHERE ok "
+            f"AND NOT EXISTS (SELECT 1 FROM {table} AS stored "
+            f"WHERE stored.{key} = staged.{key}) "
+            f"QUALIFY row_number() OVER (PARTITION BY staged.{key} "
+            "ORDER BY staged.source_line) = 1"
+        )
+        result = self.connection.execute(
+            query, {"file": str(self.path), "load_id": self.load_id}
+        ).fetchall()
+        accepted = int(result[0][0]) if result else 0
+        self.connection.execute(f"DROP TABLE {_ROWS_TABLE}")
+        return accepted, staged - accepted
+
+    def _raw_value(self, raw: str | None) -> Any:
+        if self.file_format == "jsonl":
+            return _parse_json(raw or "")
+        cells = json.loads(raw) if raw is not None else {}
+        return {
+            name: value if value is not None else "" for name, value in cells.items()
+        }
+
+    def _unsure_parquet_records(self) -> Iterator[RawRecord]:
+        import pyarrow as pa  # noqa: PLC0415 - pyarrow is slow to import
+
+        lines = [
+            int(row[0])
+            for row in self.connection.execute(
+                f"SELECT source_line FROM {_ROWS_TABLE} "  # noqa: S608
+                "WHERE NOT ok ORDER BY source_line"
+            ).fetchall()
+        ]
+        for start in range(0, len(lines), 10_000):
+            chunk = lines[start : start + 10_000]
+            table = self.connection.sql(
+                "SELECT * EXCLUDE (file_row_number), "
+                "file_row_number + 1 AS auditkit_line "
+                "FROM read_parquet($file, file_row_number = true) "
+                "WHERE file_row_number + 1 IN (SELECT unnest($lines)) "
+                "ORDER BY file_row_number",
+                params={"file": str(self.path), "lines": chunk},
+            ).to_arrow_table()
+            table = _microsecond_table(table, pa)
+            for value in table.to_pylist():
+                line = value.pop("auditkit_line")
+                yield RawRecord(str(self.path), line, value, offset_kind="position")
+
+
+def stage_file(
+    connection: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    path: Path,
+    *,
+    kind: InputKind,
+    file_format: FileFormat,
+    load_id: str,
+) -> StagedFile | None:
+    """Read a canonical file with DuckDB and check every row in SQL.
+
+    Returns
+    -------
+    StagedFile or None
+        The staged rows, or ``None`` when the file holds something the SQL reader
+        cannot read exactly (invalid UTF-8, a NUL byte, mixed line ends, a CSV row
+        spanning lines, a time zone ICU does not know); the caller then reads it
+        record by record.
+    """
+    if not _zone_known(connection, settings.default_timezone):
+        return None
+    if file_format == "jsonl":
+        staged = _stage_jsonl(connection, path, kind, settings)
+    elif file_format == "csv":
+        staged = _stage_csv(connection, path, kind, settings)
+    else:
+        staged = _stage_parquet(connection, path, kind, settings)
+    if not staged:
+        return None
+    return StagedFile(connection, kind, path, file_format, load_id)
+
+
+# Field rules
+
+
+def _rule(name: str, field: FieldInfo) -> FieldRule:
+    annotation, metadata = _unwrapped(field.annotation)
+    metadata = [*field.metadata, *metadata]
+    origin = typing.get_origin(annotation)
+    choices: tuple[str, ...] = ()
+    check: Check
+    if origin is dict:
+        check = "object"
+    elif origin is list:
+        check = "id_list"
+    elif annotation is datetime:
+        check = "instant"
+    elif annotation is int:
+        check = "int"
+    elif isinstance(annotation, type) and issubclass(annotation, Enum):
+        check = "enum"
+        choices = tuple(str(member.value) for member in annotation)
+    elif any(isinstance(item, MinLen) and item.min_length == 1 for item in metadata):
+        check = "id"
+    else:
+        check = "text"
+    return FieldRule(name, check, field.is_required(), choices)
+
+
+def _unwrapped(annotation: Any) -> tuple[Any, list[Any]]:
+    metadata: list[Any] = []
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            arguments = typing.get_args(annotation)
+            annotation = arguments[0]
+            for item in arguments[1:]:
+                metadata.extend(getattr(item, "metadata", [item]))
+        elif origin in (typing.Union, types.UnionType):
+            members = [a for a in typing.get_args(annotation) if a is not type(None)]
+            annotation = members[0]
+        else:
+            return annotation, metadata
+
+
+# Pre-scan: what the SQL reader would read differently from the Python reader
+
+
+@dataclass
+class _TextScan:
+    valid: bool = True
+    carriage_returns: int = 0
+    crlf: int = 0
+    newlines: int = 0
+    blank_line: bool = False
+    ends_with_newline: bool = True
+
+
+def _scan_text(path: Path) -> _TextScan:
+    scan = _TextScan()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    previous = b"\n"
+    try:
+        previous = _scan_chunks(path, scan, decoder)
+    except (OSError, EOFError):
+        # A damaged gzip stream: the record-by-record reader reports it.
+        scan.valid = False
+    if not scan.valid:
+        return scan
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        scan.valid = False
+    scan.ends_with_newline = previous.endswith(b"\n")
+    return scan
+
+
+def _scan_chunks(
+    path: Path, scan: _TextScan, decoder: codecs.IncrementalDecoder
+) -> bytes:
+    previous = b"\n"
+    with _open_binary(path) as stream:
+        while chunk := stream.read(_SCAN_CHUNK):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError:
+                scan.valid = False
+                return previous
+            if b"\x00" in chunk or _LINE_DELIMITER.encode() in chunk:
+                scan.valid = False
+                return previous
+            joined = previous[-1:] + chunk
+            scan.carriage_returns += chunk.count(b"\r")
+            scan.crlf += joined.count(b"\r\n")
+            scan.newlines += chunk.count(b"\n")
+            scan.blank_line = (
+                scan.blank_line or b"\n\n" in joined or b"\n\r\n" in joined
+            )
+            previous = chunk
+    return previous
+
+
+def _new_line(scan: _TextScan) -> str | None:
+    # DuckDB splits on the one line end a file uses; Python splits on "\n" only.
+    if scan.carriage_returns == 0:
+        return "\\n"
+    if scan.carriage_returns == scan.crlf == scan.newlines:
+        return "\\r\\n"
+    return None
+
+
+def _open_binary(path: Path) -> Any:
+    with path.open("rb") as file:
+        compressed = file.read(2) == GZIP_MAGIC
+    return gzip.open(path, "rb") if compressed else path.open("rb")
+
+
+def _compression(path: Path) -> str:
+    with path.open("rb") as file:
+        return "gzip" if file.read(2) == GZIP_MAGIC else "none"
+
+
+def _zone_known(connection: duckdb.DuckDBPyConnection, zone: str | None) -> bool:
+    if zone is None:
+        return True
+    # A cursor has its own transaction, so a failed probe leaves the load's intact.
+    with connection.cursor() as probe:
+        try:
+            probe.execute(
+                "SELECT timezone(?, TIMESTAMP '2000-01-01 00:00:00')", [zone]
+            ).fetchall()
+        except duckdb.Error:
+            logger.info("DuckDB does not know time zone %s; loading row by row", zone)
+            return False
+    return True
+
+
+# Staging per format
+
+
+def _stage_jsonl(
+    connection: duckdb.DuckDBPyConnection,
+    path: Path,
+    kind: InputKind,
+    settings: Settings,
+) -> bool:
+    rules = field_rules(kind)
+    scan = _scan_text(path)
+    new_line = _new_line(scan) if scan.valid else None
+    if new_line is None:
+        logger.info("%s: not plain UTF-8 lines; loading row by row", path)
+        return False
+
+    paths = ", ".join(f"'$.\"{rule.name}\"'" for rule in rules)
+    values = {rule.name: f"parts[{index}]" for index, rule in enumerate(rules, 1)}
+    sources = dict.fromkeys(values, "json")
+    # S608: the SQL names model fields only; the lines stay in the lines table.
+    source = (
+        "SELECT line, text AS raw, "  # noqa: S608
+        f"json_extract(object, [{paths}]) AS parts, "
+        f"object IS NULL OR regexp_matches(text, $lenient) OR {_maybe_deep('text')} "
+        "OR len(json_keys(object)) <> len(list_distinct(json_keys(object))) "
+        "AS unsure_record "
+        "FROM (SELECT ordinality AS line, column0 AS text, "
+        "CASE WHEN json_type(CASE WHEN json_valid(column0) THEN column0 END) "
+        "= 'OBJECT' THEN column0 END AS object "
+        f"FROM {_line_reader(new_line)} WITH ORDINALITY "
+        "WHERE trim(column0, ' \t\r') <> '')"
+    )
+    _create_rows(
+        connection,
+        kind,
+        values,
+        sources,
+        source,
+        settings,
+        {"file": str(path), "compression": _compression(path)},
+    )
+    return True
+
+
+def _line_reader(new_line: str) -> str:
+    # One VARCHAR column per line keeps blank and malformed lines, and WITH
+    # ORDINALITY numbers them from 1 in file order.
+    return (
+        "read_csv($file, columns = {'column0': 'VARCHAR'}, "
+        f"delim = '{_LINE_DELIMITER}', quote = '', escape = '', header = false, "
+        "auto_detect = false, strict_mode = false, max_line_size = 1073741824, "
+        f"new_line = '{new_line}', compression = $compression)"
+    )
+
+
+def _stage_csv(
+    connection: duckdb.DuckDBPyConnection,
+    path: Path,
+    kind: InputKind,
+    settings: Settings,
+) -> bool:
+    rules = field_rules(kind)
+    scan = _scan_text(path)
+    new_line = _new_line(scan) if scan.valid and not scan.blank_line else None
+    header = _csv_header(path) if new_line is not None else None
+    if new_line is None or header is None:
+        logger.info("%s: not plain UTF-8 rows; loading row by row", path)
+        return False
+
+    reader = (
+        "read_csv($file, header = true, auto_detect = false, columns = $columns, "
+        "delim = ',', quote = '\"', escape = '\"', null_padding = true, "
+        f"new_line = '{new_line}', max_line_size = 1073741824, "
+        "compression = $compression)"
+    )
+    parameters: dict[str, Any] = {
+        "file": str(path),
+        "columns": dict.fromkeys(header, "VARCHAR"),
+        "compression": _compression(path),
+    }
+    lines = scan.newlines + (0 if scan.ends_with_newline else 1)
+    if _probe_count(connection, reader, parameters) != lines - 1:
+        # A cell spanning lines, or a row DuckDB cannot read: line numbers would
+        # drift, so the Python reader takes the file.
+        logger.info("%s: rows span lines or are malformed; loading row by row", path)
+        return False
+
+    values = {
+        rule.name: f"nullif({_quoted(rule.name)}, '')"
+        if rule.name in header
+        else "NULL::VARCHAR"
+        for rule in rules
+    }
+    sources = dict.fromkeys(values, "cell")
+    cells = ", ".join(
+        f"$name_{index}, {_quoted(name)}" for index, name in enumerate(header)
+    )
+    # S608: the SQL names header columns only as quoted identifiers.
+    source = (
+        f"SELECT ordinality + 1 AS line, json_object({cells})::VARCHAR AS raw, "  # noqa: S608
+        f"false AS unsure_record, * FROM {reader} WITH ORDINALITY"
+    )
+    parameters |= {f"name_{index}": name for index, name in enumerate(header)}
+    _create_rows(connection, kind, values, sources, source, settings, parameters)
+    return True
+
+
+def _probe_count(
+    connection: duckdb.DuckDBPyConnection, reader: str, parameters: dict[str, Any]
+) -> int | None:
+    # A cursor has its own transaction, so a read error leaves the load's intact.
+    with connection.cursor() as probe:
+        try:
+            counted = probe.execute(
+                f"SELECT count(*) FROM {reader}",  # noqa: S608
+                parameters,
+            ).fetchall()
+        except duckdb.Error:
+            return None
+    return int(counted[0][0])
+
+
+def _csv_header(path: Path) -> list[str] | None:
+    import csv  # noqa: PLC0415 - only CSV loads need it
+
+    with _open_binary(path) as binary:
+        first_line = binary.readline().decode("utf-8").removeprefix("\ufeff")
+    try:
+        header = next(csv.reader([first_line]))
+    except (StopIteration, csv.Error):
+        return None
+    # DuckDB renames repeated and empty names, which the Python reader keeps.
+    if not header or len(set(header)) != len(header) or "" in header:
+        return None
+    return header
+
+
+def _stage_parquet(
+    connection: duckdb.DuckDBPyConnection,
+    path: Path,
+    kind: InputKind,
+    settings: Settings,
+) -> bool:
+    rules = field_rules(kind)
+    import pyarrow as pa  # noqa: PLC0415 - pyarrow is slow to import
+    import pyarrow.parquet as pq  # noqa: PLC0415 - pyarrow is slow to import
+
+    try:
+        schema = pq.read_schema(path)
+    except (pa.ArrowException, OSError):
+        return False  # the record-by-record reader reports the damaged file
+    values: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    for rule in rules:
+        if rule.name in schema.names:
+            values[rule.name] = _quoted(rule.name)
+            sources[rule.name] = _parquet_source(schema.field(rule.name).type)
+        else:
+            values[rule.name], sources[rule.name] = "NULL::VARCHAR", "string"
+    source = (
+        "SELECT file_row_number + 1 AS line, NULL::VARCHAR AS raw, "
+        "false AS unsure_record, * FROM read_parquet($file, file_row_number = true)"
+    )
+    _create_rows(
+        connection, kind, values, sources, source, settings, {"file": str(path)}
+    )
+    return True
+
+
+def _parquet_source(arrow_type: Any) -> str:
+    import pyarrow as pa  # noqa: PLC0415 - pyarrow is slow to import
+
+    if pa.types.is_dictionary(arrow_type):
+        arrow_type = arrow_type.value_type
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return "string"
+    if pa.types.is_timestamp(arrow_type):
+        if arrow_type.unit == "ns":
+            return "other"  # the pydantic path truncates it to microseconds
+        return "timestamp" if arrow_type.tz is None else "timestamptz"
+    if pa.types.is_integer(arrow_type):
+        return "integer"
+    if pa.types.is_list(arrow_type) and pa.types.is_string(arrow_type.value_type):
+        return "string_list"
+    return "other"
+
+
+# SQL checks
+
+
+def _create_rows(  # noqa: PLR0917 - each argument is one part of the query
+    connection: duckdb.DuckDBPyConnection,
+    kind: InputKind,
+    values: dict[str, str],
+    sources: dict[str, str],
+    source: str,
+    settings: Settings,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    rules = field_rules(kind)
+    columns = model_columns(INPUT_MODELS[kind])
+    parameters: dict[str, Any] = {
+        "zone": settings.default_timezone,
+        "lenient": _LENIENT_JSON,
+        **(extra or {}),
+    }
+    checked = []
+    present = []
+    for index, rule in enumerate(rules):
+        value, is_present = _checked_value(rule, values[rule.name], sources[rule.name])
+        if rule.check == "enum":
+            value = value.replace("$choices", f"$choices_{index}")
+            parameters[f"choices_{index}"] = list(rule.choices)
+        sql_type = columns[rule.name].removesuffix(" NOT NULL")
+        checked.append(f"CAST({value} AS {sql_type}) AS {_quoted(rule.name)}")
+        present.append(f"coalesce({is_present}, false) AS present_{index}")
+    field_ok = " AND ".join(
+        f"(CASE WHEN present_{index} THEN {_quoted(rule.name)} IS NOT NULL "
+        f"ELSE {'false' if rule.required else 'true'} END)"
+        for index, rule in enumerate(rules)
+    )
+    names = ", ".join(_quoted(rule.name) for rule in rules)
+    # S608: the SQL names model fields only; values come from the file by parameter.
+    query = (
+        f"CREATE OR REPLACE TEMP TABLE {_ROWS_TABLE} AS "  # noqa: S608
+        f"SELECT {names}, source_line, ok, CASE WHEN NOT ok THEN raw END AS raw "
+        f"FROM (SELECT *, NOT unsure_record AND {field_ok} AS ok "
+        f"FROM (SELECT line AS source_line, raw, unsure_record, "
+        f"{', '.join(checked)}, {', '.join(present)} FROM ({source})))"
+    )
+    used = {
+        name: value
+        for name, value in parameters.items()
+        if re.search(rf"\${name}\b", query)
+    }
+    connection.execute(query, used)
+
+
+def _checked_value(rule: FieldRule, value: str, source: str) -> tuple[str, str]:
+    """Return SQL for the field's stored value (NULL unless sure) and its presence.
+
+    Every expression must be free of errors on any input: a failed statement would
+    abort the load's transaction.
+    """
+    if source == "json":
+        present = f"json_type({value}) <> 'NULL'"
+        text = f"CASE WHEN json_type({value}) = 'VARCHAR' THEN {value} ->> '$' END"
+        return _json_value(rule, value, text), present
+    present = f"{value} IS NOT NULL"
+    if source in ("string", "cell"):
+        return _text_value(rule, value, from_cell=source == "cell"), present
+    non_empty = f"list_transform({value}, lambda e: length(e) > 0)"
+    typed = {
+        ("instant", "timestamp"): _zoned_instant(value),
+        ("instant", "timestamptz"): f"timezone('UTC', {value})",
+        ("int", "integer"): f"TRY_CAST({value} AS BIGINT)",
+        ("id_list", "string_list"): (
+            f"CASE WHEN coalesce(list_bool_and({non_empty}), true) "
+            f"THEN to_json({value})::VARCHAR END"
+        ),
+    }
+    # Any other Parquet type goes back through pydantic, which reports it.
+    return typed.get((rule.check, source), "NULL"), present
+
+
+def _string_value(check: Check, text: str) -> str | None:
+    if check == "id":
+        return f"CASE WHEN length({text}) > 0 THEN {text} END"
+    if check == "text":
+        return text
+    if check == "enum":
+        return f"CASE WHEN list_contains($choices, {text}) THEN {text} END"
+    return None
+
+
+def _json_value(rule: FieldRule, value: str, text: str) -> str:
+    string_value = _string_value(rule.check, text)
+    if string_value is not None:
+        return string_value
+    if rule.check == "int":
+        return (
+            f"CASE WHEN json_type({value}) IN ('BIGINT', 'UBIGINT') "
+            f"THEN TRY_CAST({value}::VARCHAR AS BIGINT) END"
+        )
+    if rule.check == "instant":
+        return _text_instant(text)
+    if rule.check == "object":
+        return _json_object(value)
+    return _json_id_list(value)
+
+
+def _text_value(rule: FieldRule, value: str, *, from_cell: bool) -> str:
+    string_value = _string_value(rule.check, value)
+    if string_value is not None:
+        return string_value
+    if rule.check == "int":
+        # Typed records never take an integer as text; CSV cells always do.
+        integer = (
+            f"CASE WHEN regexp_full_match({value}, '-?(0|[1-9][0-9]{{0,17}})') "
+            f"THEN TRY_CAST({value} AS BIGINT) END"
+        )
+        return integer if from_cell else "NULL"
+    if rule.check == "instant":
+        return _text_instant(value)
+    document = (
+        f"CASE WHEN json_valid({value}) AND NOT regexp_matches({value}, $lenient) "
+        f"AND NOT {_maybe_deep(value)} THEN {value}::JSON END"
+    )
+    if rule.check == "object":
+        return _json_object(document)
+    return f"CASE WHEN starts_with({value}, '[') THEN {_json_id_list(document)} END"
+
+
+def _maybe_deep(text: str) -> str:
+    # Python's json module fails past its recursion limit (about 1,000 levels) and
+    # DuckDB's parser does not, so text with many brackets goes back through pydantic.
+    brackets = f"length({text}) - length(replace(replace({text}, '[', ''), '{{', ''))"
+    return f"(length({text}) >= {_MAX_BRACKETS} AND {brackets} >= {_MAX_BRACKETS})"
+
+
+def _json_object(value: str) -> str:
+    # json_extract returns minified JSON. Python keeps the last of repeated keys and
+    # DuckDB's ->> the first, so such objects go back through pydantic.
+    keys = f"json_keys(CASE WHEN json_type({value}) = 'OBJECT' THEN {value} END)"
+    return (
+        f"CASE WHEN json_type({value}) = 'OBJECT' "
+        f"AND len({keys}) = len(list_distinct({keys})) THEN json({value})::VARCHAR END"
+    )
+
+
+def _json_id_list(value: str) -> str:
+    # The cast keeps the list type when DuckDB folds a constant NULL input.
+    array = f"CASE WHEN json_type({value}) = 'ARRAY' THEN {value} END"
+    items = f"CAST(json_extract({array}, '$[*]') AS JSON[])"
+    sure = (
+        f"coalesce(list_bool_and(list_transform({items}, "
+        "lambda e: json_type(e) = 'VARCHAR' AND length(e ->> '$') > 0)), true)"
+    )
+    return (
+        f"CASE WHEN json_type({value}) = 'ARRAY' AND {sure} "
+        f"THEN json({value})::VARCHAR END"
+    )
+
+
+def _text_instant(text: str) -> str:
+    # The regular expression is parsed once per row through a one-element lambda.
+    parts = (
+        f"regexp_extract({text}, '{_TIMESTAMP}', "
+        "['year', 'month', 'day', 'hour', 'minute', 'second', 'fraction', 'zone'])"
+    )
+    local = (
+        "TRY_CAST(p.year || '-' || p.month || '-' || p.day || ' ' || p.hour || ':' "
+        "|| p.minute || coalesce(nullif(p.second, ''), ':00') AS TIMESTAMP) "
+        "+ to_microseconds(CAST(left(rpad(coalesce(nullif(substr(p.fraction, 2), ''), "
+        "'0'), 6, '0'), 6) AS BIGINT))"
+    )
+    offset = (
+        "CASE WHEN p.zone IN ('Z', 'z') THEN 0 "
+        "WHEN CAST(substr(replace(p.zone, ':', ''), 2, 2) AS INTEGER) < 24 "
+        "AND CAST(substr(replace(p.zone, ':', ''), 4, 2) AS INTEGER) < 60 "
+        "THEN (CASE WHEN starts_with(p.zone, '-') THEN -1 ELSE 1 END) * "
+        "(CAST(substr(replace(p.zone, ':', ''), 2, 2) AS INTEGER) * 60 "
+        "+ CAST(substr(replace(p.zone, ':', ''), 4, 2) AS INTEGER)) END"
+    )
+    instant = (
+        f"CASE WHEN p.year = '' OR NOT CAST(p.year AS INTEGER) BETWEEN 1000 AND 9998 "
+        "THEN NULL "
+        f"WHEN p.zone = '' THEN {_zoned_instant('(' + local + ')')} "
+        f"ELSE ({local}) - to_minutes({offset}) END"
+    )
+    return f"list_transform([{parts}], lambda p: {instant})[1]"
+
+
+def _zoned_instant(local: str) -> str:
+    # A time written without offset, in the default zone. It is judged here only
+    # when the zone's offset is the same a day before and a day after, so the time
+    # is neither skipped nor repeated by a daylight-saving change.
+    utc = f"timezone('UTC', timezone($zone::VARCHAR, {local}))"
+    return (
+        f"list_transform([{utc}], lambda u: CASE WHEN "
+        "timezone($zone::VARCHAR, timezone('UTC', u)) = " + local + " AND "
+        "timezone($zone::VARCHAR, timezone('UTC', u - INTERVAL 24 HOUR)) - "
+        "(u - INTERVAL 24 HOUR) = "
+        "timezone($zone::VARCHAR, timezone('UTC', u + INTERVAL 24 HOUR)) - "
+        "(u + INTERVAL 24 HOUR) THEN u END)[1]"
+    )
+
+
+def _model_row(instance: BaseModel, names: list[str]) -> dict[str, Any]:
+    row = {name: getattr(instance, name) for name in names}
+    for name, value in row.items():
+        if isinstance(value, Enum):
+            row[name] = value.value
+        elif isinstance(value, dict | list):
+            row[name] = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return row
+
+
+def _microsecond_table(table: Any, pa: Any) -> Any:
+    columns = []
+    for column in table.columns:
+        column_type = column.type
+        if pa.types.is_timestamp(column_type) and column_type.unit == "ns":
+            columns.append(column.cast(pa.timestamp("us", column_type.tz), safe=False))
+        else:
+            columns.append(column)
+    return pa.table(columns, names=table.column_names)
+
+
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
