@@ -1,9 +1,9 @@
-"""Altair charts of the findings and stale-authority windows.
+"""Altair charts of the findings, the stale-authority windows and privilege drift.
 
 Every function aggregates in DuckDB first and hands Altair at most a few thousand rows
 (Altair raises ``MaxRowsError`` above 5,000). One function builds one chart, so a new
-chart (such as a drift heatmap) is one new function. Tooltips name the ids a reviewer
-searches for: call ids, finding ids, window ids, users and agents.
+chart is one new function. Tooltips name the ids a reviewer searches for: call ids,
+finding ids, window ids, grant ids, users and agents.
 
 Timestamps reach Vega-Lite as ISO 8601 strings ending in ``Z`` and every time axis uses
 a UTC scale, so a chart shows the same instants whatever the local time zone is.
@@ -16,9 +16,11 @@ import re
 from typing import TYPE_CHECKING, Any
 
 import altair as alt
+import duckdb
 import pandas as pd
 import vl_convert
 
+from auditkit.analysis.drift import DriftReport, analyze_drift
 from auditkit.models.codes import Severity, Verdict
 from auditkit.report.period import VIOLATION_VERDICTS, Period, table_exists
 from auditkit.report.safety import clean_text
@@ -26,7 +28,7 @@ from auditkit.report.safety import clean_text
 if TYPE_CHECKING:
     from datetime import datetime
 
-    import duckdb
+    from auditkit.analysis.scope import PeriodUnit
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +38,10 @@ MAX_CHART_ROWS = 5000
 TOP_PRINCIPALS = 25
 # Agents shown in the severity heatmap before the rest are grouped.
 TOP_AGENTS = 40
+# Permissions (grant patterns) in the drift heatmap before the rest are grouped.
+TOP_PERMISSIONS = 60
+# Agents drawn as their own line in the creep trend before the rest are grouped.
+TOP_TREND_AGENTS = 12
 # Maximum number of stale-authority windows in the timeline, the longest first.
 MAX_WINDOWS = 200
 # Call or finding ids listed in one tooltip.
@@ -52,6 +58,13 @@ VERDICT_COLORS = {
 }
 
 SEVERITY_ORDER = [severity.value for severity in Severity]
+
+# Use of the grants behind one (agent, permission) cell of the drift heatmap.
+GRANT_USE_COLORS = {
+    "unused": "#c92a2a",
+    "partly used": "#f08c00",
+    "used": "#2b8a3e",
+}
 
 
 def findings_over_time(
@@ -308,6 +321,171 @@ def severity_by_agent(
     return alt.LayerChart(layer=[cells, counts], width=360, height=height)
 
 
+def drift_heatmap(
+    source: duckdb.DuckDBPyConnection | DriftReport,
+    *,
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+) -> alt.Chart:
+    """Build a heatmap of agents against the permissions their allow grants give.
+
+    A permission is a grant's action and resource pattern. A cell is drawn for each
+    (agent, permission) pair that some grant gives the agent, and its colour says
+    whether allowed within-scope calls of the agent used those grants in the
+    analysed periods: ``used``, ``unused``, or ``partly used`` when several grants
+    share the cell and only some were used. An empty cell is a permission the agent
+    was not granted. The 40 agents and 60 permissions with the most unused grants
+    are shown, and the rest are grouped as ``(other agents)`` and
+    ``(other permissions)``.
+
+    Parameters
+    ----------
+    source
+        A :class:`auditkit.analysis.drift.DriftReport`, or a connection to an
+        evaluated workspace, which is analysed as one period from ``since`` to
+        ``until``.
+    since, until
+        Half-open period; only drift periods that overlap it are counted, and
+        ``None`` leaves that end open.
+
+    Returns
+    -------
+    altair.Chart
+        The heatmap; its ``data`` has one row per cell with ``granted_grants``,
+        ``used_grants``, ``unused_grants``, ``calls`` and the grant ids.
+    """
+    period = Period.of(since, until)
+    report = _drift_report(source, None, period)
+    where, params = _period_overlap(period)
+    # S608: the SQL joins fixed text and trusted names; values are parameters.
+    sql = f"""
+        WITH per_grant AS (
+            SELECT agent,
+                   action || ' ' || resource AS permission,
+                   grant_id,
+                   bool_or(used) AS used,
+                   sum(calls) AS calls,
+                   any_value(changed_by ORDER BY changed_by) AS changed_by
+            FROM drift_grants
+            WHERE {where}
+            GROUP BY ALL
+        ),
+        top_agents AS (
+            SELECT agent, row_number() OVER (
+                ORDER BY count(*) FILTER (WHERE NOT used) DESC, count(*) DESC, agent
+            ) AS rank
+            FROM per_grant GROUP BY agent
+        ),
+        top_permissions AS (
+            SELECT permission, row_number() OVER (
+                ORDER BY count(*) FILTER (WHERE NOT used) DESC, count(*) DESC,
+                         permission
+            ) AS rank
+            FROM per_grant GROUP BY permission
+        ),
+        bucketed AS (
+            SELECT CASE WHEN a.rank <= {TOP_AGENTS} THEN g.agent
+                        ELSE '(other agents)' END AS agent,
+                   CASE WHEN p.rank <= {TOP_PERMISSIONS} THEN g.permission
+                        ELSE '(other permissions)' END AS permission,
+                   least(a.rank, {TOP_AGENTS + 1}) AS agent_rank,
+                   least(p.rank, {TOP_PERMISSIONS + 1}) AS permission_rank,
+                   g.grant_id, g.used, g.calls, g.changed_by
+            FROM per_grant AS g
+            JOIN top_agents AS a ON a.agent = g.agent
+            JOIN top_permissions AS p ON p.permission = g.permission
+        )
+        SELECT agent,
+               permission,
+               min(agent_rank) AS agent_rank,
+               min(permission_rank) AS permission_rank,
+               CASE WHEN bool_and(used) THEN 'used'
+                    WHEN NOT bool_or(used) THEN 'unused'
+                    ELSE 'partly used' END AS status,
+               count(*) AS granted_grants,
+               count(*) FILTER (WHERE used) AS used_grants,
+               count(*) FILTER (WHERE NOT used) AS unused_grants,
+               sum(calls)::BIGINT AS calls,
+               {_first_ids("grant_id", "used, grant_id")} AS grant_ids,
+               coalesce(string_agg(DISTINCT changed_by, ', ' ORDER BY changed_by), '')
+                   AS authors
+        FROM bucketed
+        GROUP BY agent, permission
+        ORDER BY agent_rank, permission_rank
+    """  # noqa: S608
+    data = _drift_frame(report, sql, params)
+
+    return _grant_use_heatmap(data)
+
+
+def creep_trend(
+    source: duckdb.DuckDBPyConnection | DriftReport,
+    *,
+    period: PeriodUnit | str = "week",
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+) -> alt.LayerChart:
+    """Build a line chart of each agent's creep score across periods.
+
+    The creep score (0 to 100, defined in ``docs/drift.md``) weighs unused scope,
+    growth and ceiling breaches. The 12 agents with the highest score in any period
+    get a line each. The rest are drawn as one ``(other agents)`` line with their
+    maximum score and ratios per period and the sum of their counts.
+
+    Parameters
+    ----------
+    source
+        A :class:`auditkit.analysis.drift.DriftReport`, or a connection to an
+        evaluated workspace, which is analysed per ``period``.
+    period
+        ``day``, ``week`` or ``month``; used only when ``source`` is a connection.
+    since, until
+        Half-open period; only drift periods that overlap it are drawn, and
+        ``None`` leaves that end open.
+
+    Returns
+    -------
+    altair.LayerChart
+        Lines and points; ``chart_data`` returns one row per agent and period.
+    """
+    bounds = Period.of(since, until)
+    report = _drift_report(source, period, bounds)
+    where, params = _period_overlap(bounds)
+    # S608: the SQL joins fixed text and trusted names; values are parameters.
+    sql = f"""
+        WITH a AS (SELECT * FROM drift_agents WHERE {where}),
+        top AS (
+            SELECT agent FROM a GROUP BY agent
+            ORDER BY max(creep_score) DESC, agent
+            LIMIT {TOP_TREND_AGENTS}
+        ),
+        bucketed AS (
+            SELECT CASE WHEN agent IN (SELECT agent FROM top) THEN agent
+                        ELSE '(other agents)' END AS agent,
+                   * EXCLUDE (agent)
+            FROM a
+        )
+        SELECT strftime(period_start, '{ISO_FORMAT}') AS period_start,
+               strftime(period_start, '%Y-%m-%d') AS period_label,
+               agent,
+               count(*) AS agents,
+               max(creep_score) AS creep_score,
+               CASE WHEN count(*) = 1 THEN max(creep_trend) END AS creep_trend,
+               round(max(drift_ratio), 3) AS drift_ratio,
+               round(max(growth_ratio), 3) AS growth_ratio,
+               round(max(breach_ratio), 3) AS breach_ratio,
+               sum(unused_grants)::BIGINT AS unused_grants,
+               sum(grants_added)::BIGINT AS grants_added,
+               sum(breached_users)::BIGINT AS breached_users
+        FROM bucketed
+        GROUP BY ALL
+        ORDER BY period_start, agent
+    """  # noqa: S608
+    data = _drift_frame(report, sql, params)
+
+    return _creep_lines(data)
+
+
 def chart_to_svg(chart: alt.TopLevelMixin) -> str:
     """Render a chart to a standalone SVG string with vl-convert.
 
@@ -513,3 +691,119 @@ def _agent_order(data: pd.DataFrame) -> list[str]:
         worst[agent] = (max(top_rank, rank), serious)
 
     return sorted(worst, key=lambda agent: (-worst[agent][0], -worst[agent][1], agent))
+
+
+def _drift_report(
+    source: duckdb.DuckDBPyConnection | DriftReport,
+    period: PeriodUnit | str | None,
+    bounds: Period,
+) -> DriftReport:
+    if isinstance(source, DriftReport):
+        return source
+    return analyze_drift(source, period, start=bounds.since, end=bounds.until)
+
+
+def _period_overlap(bounds: Period) -> tuple[str, list[Any]]:
+    # Drift periods are half-open too, so one that ends at `since` is left out.
+    conditions: list[str] = []
+    params: list[Any] = []
+    if bounds.since is not None:
+        conditions.append("period_end > ?")
+        params.append(bounds.since)
+    if bounds.until is not None:
+        conditions.append("period_start < ?")
+        params.append(bounds.until)
+
+    return " AND ".join(conditions) or "TRUE", params
+
+
+def _drift_frame(report: DriftReport, sql: str, params: list[Any]) -> pd.DataFrame:
+    # A private in-memory database aggregates the report's frames, so the caller's
+    # workspace connection gets no registered views.
+    scratch = duckdb.connect(":memory:")
+    try:
+        scratch.register("drift_grants", report.grants)
+        scratch.register("drift_agents", report.agents)
+        return _frame(scratch, sql, params)
+    finally:
+        scratch.close()
+
+
+def _first_ids(column: str, order: str) -> str:
+    return (
+        f"array_to_string(list_slice(list({column} ORDER BY {order}), "
+        f"1, {TOOLTIP_IDS}), ', ')"
+    )
+
+
+def _grant_use_heatmap(data: pd.DataFrame) -> alt.Chart:
+    agents = _ranked(data, "agent", "agent_rank")
+    permissions = _ranked(data, "permission", "permission_rank")
+    color = alt.Color(
+        "status:N",
+        title="grant use",
+        scale=alt.Scale(
+            domain=list(GRANT_USE_COLORS), range=list(GRANT_USE_COLORS.values())
+        ),
+    )
+    chart = alt.Chart(
+        data,
+        title="Granted permissions per agent: used and unused",
+        width=max(120, 14 * len(permissions)),
+        height=max(60, 20 * len(agents)),
+    )
+    cells: alt.Chart = chart.mark_rect().encode(
+        x=alt.X(
+            "permission:N",
+            sort=permissions,
+            title="permission (grant action and resource)",
+            axis=alt.Axis(labelAngle=-60, labelLimit=240),
+        ),
+        y=alt.Y("agent:N", sort=agents, title="agent"),
+        color=color,
+        tooltip=[
+            alt.Tooltip("agent:N"),
+            alt.Tooltip("permission:N"),
+            alt.Tooltip("status:N", title="grant use"),
+            alt.Tooltip("granted_grants:Q", title="grants"),
+            alt.Tooltip("unused_grants:Q", title="unused grants"),
+            alt.Tooltip("calls:Q", title="allowed within-scope calls"),
+            alt.Tooltip("grant_ids:N", title="first grant ids (unused first)"),
+            alt.Tooltip("authors:N", title="granted by"),
+        ],
+    )
+    return cells
+
+
+def _creep_lines(data: pd.DataFrame) -> alt.LayerChart:
+    tooltip = [
+        alt.Tooltip("agent:N"),
+        alt.Tooltip("period_label:N", title="period starting"),
+        alt.Tooltip("creep_score:Q", title="creep score"),
+        alt.Tooltip("creep_trend:Q", title="change from previous period"),
+        alt.Tooltip("drift_ratio:Q", title="drift ratio"),
+        alt.Tooltip("growth_ratio:Q", title="growth ratio"),
+        alt.Tooltip("breach_ratio:Q", title="breach ratio"),
+        alt.Tooltip("unused_grants:Q", title="unused grants"),
+        alt.Tooltip("grants_added:Q", title="grants added"),
+        alt.Tooltip("breached_users:Q", title="breached users"),
+    ]
+    base = alt.Chart(data, title="Creep score per agent and period").encode(
+        x=alt.X(
+            "period_start:T",
+            title="period start (UTC)",
+            scale=alt.Scale(type="utc"),
+            axis=alt.Axis(format="%Y-%m-%d"),
+        ),
+        y=alt.Y("creep_score:Q", title="creep score", scale=alt.Scale(domain=[0, 100])),
+        color=alt.Color("agent:N", title="agent"),
+    )
+    lines = base.mark_line()
+    points = base.mark_point(filled=True).encode(tooltip=tooltip)
+
+    return alt.LayerChart(layer=[lines, points], width=720, height=280)
+
+
+def _ranked(data: pd.DataFrame, column: str, rank: str) -> list[str]:
+    ordered = data.sort_values([rank, column])[column]
+    return list(dict.fromkeys(ordered.tolist()))
