@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from auditkit.report.period import Period
@@ -76,11 +77,18 @@ def clean_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
             fields.append(field)
             continue
 
-        values = [_clean_value(value) for value in column.to_pylist()]
-        columns.append(pa.array(values, type=pa.string()))
+        columns.append(_clean_column(column))
         fields.append(pa.field(field.name, pa.string(), nullable=field.nullable))
 
     return pa.RecordBatch.from_arrays(columns, schema=pa.schema(fields))
+
+
+def _clean_column(column: pa.Array) -> pa.Array:
+    # Clean each distinct value once: most columns repeat a few values (verdicts,
+    # agents, tools), and the regular expressions dominate the export's run time.
+    encoded = pc.dictionary_encode(column.cast(pa.string()))
+    distinct = [_clean_value(value) for value in encoded.dictionary.to_pylist()]
+    return pc.take(pa.array(distinct, type=pa.string()), encoded.indices)
 
 
 def write_findings_csv(
