@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from auditkit.errors import InputError
 from auditkit.models import INPUT_MODELS, InputKind
+from auditkit.sources.base import RawRecord
 from auditkit.sources.canonical import FORMAT_NAME as CANONICAL
 from auditkit.sources.readers import (
     FileFormat,
@@ -36,13 +37,13 @@ from auditkit.workspace.validation import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     import duckdb
     from pydantic import BaseModel
 
     from auditkit.settings import Settings
-    from auditkit.sources.base import Adapter, RawRecord
+    from auditkit.sources.base import Adapter
 
 logger = logging.getLogger(__name__)
 
@@ -425,12 +426,11 @@ def _read_record_by_record(
     quarantined: list[Problem] = []
 
     with RecordStream(plan.path, plan.file_format) as stream:
-        for record in stream:
-            for outcome in _validated(plan, record, model, context):
-                if isinstance(outcome, Problem):
-                    _handle_problem(state, outcome, quarantined)
-                else:
-                    rows.append((outcome, record.line))
+        for record, outcome in _outcomes(plan, stream, model, context):
+            if isinstance(outcome, Problem):
+                _handle_problem(state, outcome, quarantined)
+            else:
+                rows.append((outcome, record.line))
             if len(rows) >= BATCH_ROWS:
                 staging.add(rows)
                 rows.clear()
@@ -441,6 +441,69 @@ def _read_record_by_record(
     if quarantined:
         insert_quarantine(state.connection, load_id, plan.kind, quarantined)
     return _FileCounts(accepted, len(quarantined), duplicate)
+
+
+def _outcomes(
+    plan: _FilePlan,
+    records: Iterable[RawRecord],
+    model: type[BaseModel],
+    context: dict[str, Any],
+) -> Iterator[tuple[RawRecord, BaseModel | Problem]]:
+    """Map and validate a file's records, each outcome with the record behind it.
+
+    An adapter with ``map_stream`` sees the whole file at once, because it pairs
+    records across lines (MCP requests with their responses, OpenTelemetry spans
+    with their parents); the others map one record at a time.
+    """
+    map_stream = getattr(plan.adapter, "map_stream", None)
+    if map_stream is None:
+        for record in records:
+            for outcome in _validated(plan, record, model, context):
+                yield record, outcome
+        return
+
+    unreadable: list[Problem] = []
+
+    def readable() -> Iterator[RawRecord]:
+        for record in records:
+            if isinstance(record.value, UnreadableRecord):
+                value = record.value
+                unreadable.append(
+                    Problem(record.path, record.line, None, value.reason, value.text)
+                )
+            else:
+                yield record
+
+    for record, item in map_stream(readable()):
+        if isinstance(item, InputError):
+            problem = Problem(
+                record.path,
+                record.line,
+                item.field,
+                item.reason,
+                record_text(record.value),
+            )
+            yield record, problem
+        else:
+            yield record, _checked(plan, record, model, context, item)
+    for problem in unreadable:
+        yield RawRecord(problem.path, problem.line, None), problem
+
+
+def _checked(
+    plan: _FilePlan,
+    record: RawRecord,
+    model: type[BaseModel],
+    context: dict[str, Any],
+    item: dict[str, Any],
+) -> BaseModel | Problem:
+    try:
+        return validate_record(model, item, from_text=False, context=context)
+    except ValidationError as error:
+        text = record_text(record.value)
+        return validation_problem(
+            error, path=record.path, line=record.line, record=text
+        )
 
 
 def _validated(

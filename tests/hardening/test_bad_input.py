@@ -495,11 +495,6 @@ def test_fifty_megabyte_single_line(workspace: Workspace, tmp_path: Path) -> Non
     assert sizes[1] == ("small", None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the loader maps MCP lines one by one, so a response on its own line "
-    "is not paired with its request",
-)
 def test_mcp_response_paired_on_load(workspace: Workspace, tmp_path: Path) -> None:
     message = {"jsonrpc": "2.0", "id": 1}
     request = {
