@@ -49,12 +49,13 @@ logger = logging.getLogger(__name__)
 
 FAST_FORMATS: tuple[FileFormat, ...] = ("jsonl", "csv", "parquet")
 
-Check = Literal["id", "text", "enum", "int", "instant", "object", "id_list"]
+Check = Literal["id", "text", "enum", "int", "instant", "object", "id_list", "other"]
 
 _ROWS_TABLE = "auditkit_fast_rows"
 _BATCH_VIEW = "auditkit_fast_batch"
 _SCAN_CHUNK = 1 << 22
 _MAX_BRACKETS = 256
+_LINE_ENDS = {"\\n": "\n", "\\r\\n": "\r\n"}
 # A byte that no valid JSON text holds unescaped: the one-column line reader splits
 # on it, so a file that contains it is read by the record-by-record path.
 _LINE_DELIMITER = "\x01"
@@ -115,6 +116,7 @@ class StagedFile:
         self.path = path
         self.file_format = file_format
         self.load_id = load_id
+        self.line_end = "\n"
         self._columns = list(model_columns(INPUT_MODELS[kind]))
 
     def unsure_records(self) -> Iterator[RawRecord]:
@@ -183,7 +185,10 @@ class StagedFile:
 
     def _raw_value(self, raw: str | None) -> Any:
         if self.file_format == "jsonl":
-            return _parse_json(raw or "")
+            # The Python reader parses each line with its line end, which shows in
+            # the column of some JSON errors.
+            # NOTE: a last line without a line end gets one here too.
+            return _parse_json((raw or "") + self.line_end)
         cells = json.loads(raw) if raw is not None else {}
         return {
             name: value if value is not None else "" for name, value in cells.items()
@@ -242,9 +247,11 @@ def stage_file(
         staged = _stage_csv(connection, path, kind, settings)
     else:
         staged = _stage_parquet(connection, path, kind, settings)
-    if not staged:
+    if staged is None:
         return None
-    return StagedFile(connection, kind, path, file_format, load_id)
+    staged_file = StagedFile(connection, kind, path, file_format, load_id)
+    staged_file.line_end = staged
+    return staged_file
 
 
 # Field rules
@@ -269,8 +276,11 @@ def _rule(name: str, field: FieldInfo) -> FieldRule:
         choices = tuple(str(member.value) for member in annotation)
     elif any(isinstance(item, MinLen) and item.min_length == 1 for item in metadata):
         check = "id"
-    else:
+    elif annotation is str:
         check = "text"
+    else:
+        # A type the SQL does not check: every present value goes through pydantic.
+        check = "other"
     return FieldRule(name, check, field.is_required(), choices)
 
 
@@ -390,13 +400,13 @@ def _stage_jsonl(
     path: Path,
     kind: InputKind,
     settings: Settings,
-) -> bool:
+) -> str | None:
     rules = field_rules(kind)
     scan = _scan_text(path)
     new_line = _new_line(scan) if scan.valid else None
     if new_line is None:
         logger.info("%s: not plain UTF-8 lines; loading row by row", path)
-        return False
+        return None
 
     paths = ", ".join(f"'$.\"{rule.name}\"'" for rule in rules)
     values = {rule.name: f"parts[{index}]" for index, rule in enumerate(rules, 1)}
@@ -423,7 +433,7 @@ def _stage_jsonl(
         settings,
         {"file": str(path), "compression": _compression(path)},
     )
-    return True
+    return _LINE_ENDS[new_line]
 
 
 def _line_reader(new_line: str) -> str:
@@ -442,14 +452,14 @@ def _stage_csv(
     path: Path,
     kind: InputKind,
     settings: Settings,
-) -> bool:
+) -> str | None:
     rules = field_rules(kind)
     scan = _scan_text(path)
     new_line = _new_line(scan) if scan.valid and not scan.blank_line else None
     header = _csv_header(path) if new_line is not None else None
     if new_line is None or header is None:
         logger.info("%s: not plain UTF-8 rows; loading row by row", path)
-        return False
+        return None
 
     reader = (
         "read_csv($file, header = true, auto_detect = false, columns = $columns, "
@@ -467,7 +477,7 @@ def _stage_csv(
         # A cell spanning lines, or a row DuckDB cannot read: line numbers would
         # drift, so the Python reader takes the file.
         logger.info("%s: rows span lines or are malformed; loading row by row", path)
-        return False
+        return None
 
     values = {
         rule.name: f"nullif({_quoted(rule.name)}, '')"
@@ -486,7 +496,7 @@ def _stage_csv(
     )
     parameters |= {f"name_{index}": name for index, name in enumerate(header)}
     _create_rows(connection, kind, values, sources, source, settings, parameters)
-    return True
+    return _LINE_ENDS[new_line]
 
 
 def _probe_count(
@@ -524,7 +534,7 @@ def _stage_parquet(
     path: Path,
     kind: InputKind,
     settings: Settings,
-) -> bool:
+) -> str | None:
     rules = field_rules(kind)
     import pyarrow as pa  # noqa: PLC0415 - pyarrow is slow to import
     import pyarrow.parquet as pq  # noqa: PLC0415 - pyarrow is slow to import
@@ -532,7 +542,7 @@ def _stage_parquet(
     try:
         schema = pq.read_schema(path)
     except (pa.ArrowException, OSError):
-        return False  # the record-by-record reader reports the damaged file
+        return None  # the record-by-record reader reports the damaged file
     values: dict[str, str] = {}
     sources: dict[str, str] = {}
     for rule in rules:
@@ -548,7 +558,7 @@ def _stage_parquet(
     _create_rows(
         connection, kind, values, sources, source, settings, {"file": str(path)}
     )
-    return True
+    return ""  # Parquet rows have no line ends
 
 
 def _parquet_source(arrow_type: Any) -> str:
@@ -628,9 +638,13 @@ def _checked_value(rule: FieldRule, value: str, source: str) -> tuple[str, str]:
     """
     if source == "json":
         present = f"json_type({value}) <> 'NULL'"
+        if rule.check == "other":
+            return "NULL", present
         text = f"CASE WHEN json_type({value}) = 'VARCHAR' THEN {value} ->> '$' END"
         return _json_value(rule, value, text), present
     present = f"{value} IS NOT NULL"
+    if rule.check == "other":
+        return "NULL", present
     if source in ("string", "cell"):
         return _text_value(rule, value, from_cell=source == "cell"), present
     non_empty = f"list_transform({value}, lambda e: length(e) > 0)"

@@ -1,0 +1,1 @@
+"""Scale benchmark of loading, evaluation, exports and the report."""
