@@ -313,13 +313,21 @@ def _connect(location: str) -> duckdb.DuckDBPyConnection:
 
 
 def _configure(connection: duckdb.DuckDBPyConnection, settings: Settings) -> None:
-    # DuckDB draws its own progress bar on stdout for long queries; library code
-    # must not write to the caller's screen.
-    connection.execute("SET enable_progress_bar = false")
+    _disable_progress_bar(connection)
     if settings.memory_limit is not None:
         connection.execute("SET memory_limit = ?", [settings.memory_limit])
     if settings.threads is not None:
         connection.execute("SET threads = ?", [settings.threads])
+
+
+def _disable_progress_bar(connection: duckdb.DuckDBPyConnection) -> None:
+    # DuckDB draws its own progress bar on stdout for long queries; library code
+    # must not write to the caller's screen. In a Jupyter kernel without ipywidgets,
+    # DuckDB 2.0 rejects any change to this setting, and draws no bar there either.
+    try:
+        connection.execute("SET enable_progress_bar = false")
+    except duckdb.InvalidInputException as error:
+        logger.debug("DuckDB progress bar setting left unchanged: %s", error)
 
 
 def _quoted(identifier: str) -> str:
