@@ -11,7 +11,7 @@ import pandas as pd
 
 from auditkit.analysis.findings import require_findings
 from auditkit.errors import NotFoundError
-from auditkit.report.safety import clean_text
+from auditkit.safety import clean_text
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

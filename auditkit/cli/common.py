@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from auditkit.errors import AuditkitError
-from auditkit.report.safety import clean_text
+from auditkit.safety import clean_text
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -24,7 +24,7 @@ from auditkit.cli.common import (
 from auditkit.models import Flag, Severity, Verdict
 from auditkit.models.timestamps import parse_instant
 from auditkit.report.exports import clean_batch
-from auditkit.report.safety import clean_text, neutralize_csv_cell
+from auditkit.safety import clean_text, neutralize_csv_cell
 
 HELP = """List findings, filtered, as a table, CSV, JSON or Parquet.
 

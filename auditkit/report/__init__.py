@@ -1,7 +1,7 @@
 """Reports of a workspace: charts, the standalone HTML report and exports.
 
-Submodules load on first use, so ``auditkit.report.safety`` can be imported by the CLI
-without loading Altair or vl-convert.
+Submodules load on first use, so importing this package loads neither Altair nor
+vl-convert.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ import vl_convert
 from auditkit.analysis.drift import DriftReport, analyze_drift
 from auditkit.models.codes import Severity, Verdict
 from auditkit.report.period import VIOLATION_VERDICTS, Period, table_exists
-from auditkit.report.safety import clean_text
+from auditkit.safety import clean_text
 
 if TYPE_CHECKING:
     from datetime import datetime

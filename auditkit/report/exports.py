@@ -2,7 +2,7 @@
 
 Both files hold every column of the ``findings`` table for the period, sorted by
 ``(ts, call_id, finding_id)``, with every string passed through
-:func:`auditkit.report.safety.clean_text` (secrets redacted, control characters
+:func:`auditkit.safety.clean_text` (secrets redacted, control characters
 removed). Neither contains a generation time, so the same workspace and period give
 byte-identical files.
 """
@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from auditkit.report.period import Period
-from auditkit.report.safety import clean_text, neutralize_csv_cell
+from auditkit.safety import clean_text, neutralize_csv_cell
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -97,7 +97,7 @@ def write_findings_csv(
     r"""Write the period's findings to a CSV file and return the number of rows.
 
     Strings are cleaned, then formula-neutralised
-    (:func:`~auditkit.report.safety.neutralize_csv_cell`). Timestamps are written as
+    (:func:`~auditkit.safety.neutralize_csv_cell`). Timestamps are written as
     ISO 8601 UTC with microseconds and a ``Z``, booleans as ``true``/``false``, and
     missing values as empty cells. Lines end in ``\n`` and the file is UTF-8.
     """

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from auditkit.report.period import table_exists
-from auditkit.report.safety import clean_text
+from auditkit.safety import clean_text
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

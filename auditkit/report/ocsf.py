@@ -81,7 +81,7 @@ def finding_to_ocsf(
 ) -> dict[str, Any]:
     """Map one row of the ``findings`` table to an OCSF Detection Finding.
 
-    The row's strings should already be cleaned (:func:`~auditkit.report.safety.
+    The row's strings should already be cleaned (:func:`~auditkit.safety.
     clean_text`); :func:`write_ocsf_jsonl` does that.
 
     Examples

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from auditkit.errors import InputError
 from auditkit.models.codes import Flag, Severity, Verdict
 from auditkit.report.period import VIOLATION_VERDICTS, Period, table_exists
-from auditkit.report.safety import clean_text
+from auditkit.safety import clean_text
 
 if TYPE_CHECKING:
     from datetime import datetime

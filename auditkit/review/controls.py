@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
 
 from auditkit.models.codes import Flag, ReasonCode, Verdict
 from auditkit.report.period import Period, table_exists
-from auditkit.report.safety import clean_text
+from auditkit.safety import clean_text
 
 if TYPE_CHECKING:
     from datetime import datetime

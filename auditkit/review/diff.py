@@ -30,7 +30,7 @@ import pandas as pd
 
 from auditkit.errors import InputError
 from auditkit.report.period import REPORTED_VERDICTS, Period, table_exists
-from auditkit.report.safety import clean_text
+from auditkit.safety import clean_text
 from auditkit.report.summary import SEVERITY_ORDER
 
 if TYPE_CHECKING:

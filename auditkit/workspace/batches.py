@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from auditkit.models import INPUT_MODELS, InputKind
+from auditkit.safety import redact_secrets
 from auditkit.workspace.schema import LOCATION_COLUMNS, RECORD_KEYS, model_columns
 
 if TYPE_CHECKING:
@@ -152,11 +153,19 @@ def insert_quarantine(
             "source_line": pa.array([problem.line for problem in problems], pa.int64()),
             "kind": [kind.value] * len(problems),
             "field": pa.array([problem.field for problem in problems], pa.string()),
-            "reason": [problem.reason for problem in problems],
-            "record": pa.array([problem.record for problem in problems], pa.string()),
+            "reason": [redact_secrets(problem.reason) for problem in problems],
+            "record": pa.array(
+                [_redacted(problem.record) for problem in problems], pa.string()
+            ),
         }
     )
     _insert_arrow(connection, "quarantine", columns, batch)
+
+
+def _redacted(text: str | None) -> str | None:
+    # A rejected record may carry the token that authorised the call; the quarantine
+    # keeps the record for review, never the whole secret.
+    return None if text is None else redact_secrets(text)
 
 
 def _insert_arrow(

@@ -20,7 +20,7 @@ from typer.testing import CliRunner, Result
 
 from auditkit.api import AuditWorkspace
 from auditkit.cli.main import app
-from auditkit.report.safety import FORMULA_PREFIXES
+from auditkit.safety import FORMULA_PREFIXES
 from tests.hardening.worlds import CALL_IDS, write_world
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -10,7 +10,7 @@ import pytest
 from auditkit.report.exports import write_findings_csv, write_findings_parquet
 from auditkit.report.html import write_report
 from auditkit.report.period import Period
-from auditkit.report.safety import REDACTION_MARK
+from auditkit.safety import REDACTION_MARK
 from auditkit.report.summary import summarize
 from tests.report.conftest import FORMULA_PAYLOAD, JWT_TOKEN
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from auditkit.report.safety import (
+from auditkit.safety import (
     REDACTION_MARK,
     clean_text,
     escape_html,
