@@ -45,7 +45,7 @@ WHERE (principal_type = 'user' AND principal_id = ?)
 ORDER BY ts, event_id
 """
 
-# Who provisioned the agent's scope: the grants and role memberships that reached the
+# Provisioning of the agent's scope: the grants and role memberships that reached the
 # agent for this call, and the agent's own scope-change events up to the call.
 _PROVISIONING_SQL = """
 SELECT 'grant' AS kind, grant_id AS id, changed_by, valid_from AS changed_at
