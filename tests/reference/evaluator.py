@@ -233,6 +233,33 @@ class _Reach:
     end: datetime | None
     records: tuple[Record, ...]
 
+    def earliest_start(self) -> datetime:
+        """Return the latest of the records' earliest possible starts."""
+        return max(
+            record.get("valid_from_earliest") or record["valid_from"]
+            for record in self.records
+        )
+
+    def earliest_end(self) -> datetime | None:
+        """Return the earliest of the records' earliest possible ends (None: open)."""
+        ends = [
+            record.get("valid_to_earliest") or record.get("valid_to")
+            for record in self.records
+        ]
+        known = [end for end in ends if end is not None]
+        return min(known) if known else None
+
+    def uncertain_at(self, instant: datetime) -> bool:
+        """Return whether only snapshots bracket a start or end around ``instant``."""
+        inside_start = self.earliest_start() < instant < self.start
+        earliest_end = self.earliest_end()
+        inside_end = (
+            earliest_end is not None
+            and earliest_end < instant
+            and (self.end is None or instant < self.end)
+        )
+        return inside_start or inside_end
+
 
 @dataclass(frozen=True)
 class _Need:
@@ -388,7 +415,22 @@ class _Evaluator:
 
     def _matches(self, grant: Record, action: str, resource: str) -> bool:
         action_ok = action_matches(grant["action"], action, self.case_sensitive)
-        return action_ok and glob_match(grant["resource"], resource)
+        if not (action_ok and glob_match(grant["resource"], resource)):
+            return False
+        for pattern in _pattern_list(grant.get("excluded_actions")):
+            if action_matches(pattern, action, self.case_sensitive):
+                return False
+        excluded = _pattern_list(grant.get("excluded_resources"))
+        return not any(glob_match(pattern, resource) for pattern in excluded)
+
+    def _bounded_at(self, principal: Principal, instant: datetime) -> bool:
+        reached = self._reached_at(principal, instant)
+        for grant in self.world.grants:
+            holder = (grant["principal_type"], grant["principal_id"])
+            valid = _covers(grant["valid_from"], grant.get("valid_to"), instant)
+            if grant["effect"] == "boundary" and holder in reached and valid:
+                return True
+        return False
 
     def _grants_at(
         self, principal: Principal, action: str, resource: str, instant: datetime
@@ -423,13 +465,22 @@ class _Evaluator:
         return chains
 
     def _reaches(
-        self, principal: Principal, action: str, resource: str
+        self, principal: Principal, action: str | None, resource: str | None
     ) -> list[_Reach]:
+        """Return the grants matching (action, resource) as they reach ``principal``.
+
+        With ``action`` None, return every permission boundary reaching it instead.
+        """
         reaches = []
         for chain in self._chains(principal):
             for grant in self.world.grants:
                 holder = (grant["principal_type"], grant["principal_id"])
-                if holder != chain.holder or not self._matches(grant, action, resource):
+                if holder != chain.holder:
+                    continue
+                if action is None or resource is None:
+                    if grant["effect"] != "boundary":
+                        continue
+                elif not self._matches(grant, action, resource):
                     continue
                 start = _later(chain.start, grant["valid_from"])
                 end = _earlier(chain.end, grant.get("valid_to"))
@@ -448,15 +499,25 @@ class _Evaluator:
         grants = self._grants_at(principal, action, resource, instant)
         allows = [g for g in grants if g["effect"] == "allow"]
         denies = [g for g in grants if g["effect"] == "deny"]
+        counted = allows
+        if self._bounded_at(principal, instant):
+            # An allow counts only where a boundary matches too; a conditional
+            # boundary leaves every allow conditional.
+            bounds = [g for g in grants if g["effect"] == "boundary"]
+            if not bounds:
+                counted = []
+            elif all(g.get("condition") is not None for g in bounds):
+                counted = [g | {"condition": "boundary"} for g in allows]
         if any(g.get("condition") is None for g in denies):
             return _Side("not_held", "explicit_deny")
-        if denies and allows:
+        if denies and counted:
             return _Side("undecided", "unevaluated_condition")
-        if any(g.get("condition") is None for g in allows):
+        if any(g.get("condition") is None for g in counted):
             return _Side("held", "permission_held")
-        if allows:
+        if counted:
             return _Side("undecided", "unevaluated_condition")
-        return _Side("not_held", "no_matching_grant")
+        # Allows that a boundary leaves out count for nothing.
+        return _Side("not_held", "outside_boundary" if allows else "no_matching_grant")
 
     def _user_side(self, call: Record, need: _Need) -> _Side:
         if need.reason is not None:
@@ -495,7 +556,9 @@ class _Evaluator:
         assert need.action is not None
         assert need.resource is not None
         instants: set[datetime] = set()
-        for reach in self._reaches(principal, need.action, need.resource):
+        reaches = self._reaches(principal, need.action, need.resource)
+        reaches += self._reaches(principal, None, None)
+        for reach in reaches:
             instants.add(reach.start)
             if reach.end is not None:
                 instants.add(reach.end)
@@ -509,11 +572,23 @@ class _Evaluator:
         if verdict == "indeterminate":
             return "indeterminate"
         instants: set[datetime] = set()
+        checked = []
         if call.get("subject") is not None:
-            instants |= self._change_instants(("user", call["subject"]), need)
+            checked.append(("user", call["subject"]))
         if not _runs_as_user(call):
-            instants |= self._change_instants(("agent", call["actor"]), need)
+            checked.append(("agent", call["actor"]))
+        for principal in checked:
+            instants |= self._change_instants(principal, need)
+            if self._uncertain_at(principal, need, call["ts"]):
+                return "bracketed"
         return "bracketed" if call["ts"] in instants else "exact"
+
+    def _uncertain_at(
+        self, principal: Principal, need: _Need, instant: datetime
+    ) -> bool:
+        reaches = self._reaches(principal, need.action, need.resource)
+        reaches += self._reaches(principal, None, None)
+        return any(reach.uncertain_at(instant) for reach in reaches)
 
     # Flags and severity.
 
@@ -583,8 +658,15 @@ class _Evaluator:
         start = _delegation_start(call)
         assert start is not None
         candidates = []
+        for reach in self._reaches(user, None, None):
+            starting = [r for r in reach.records if r["valid_from"] == reach.start]
+            candidates += _candidates(reach.start, starting)
         for reach in self._reaches(user, row.action, row.resource):
-            if reach.grant["effect"] == "allow" and reach.end is not None:
+            firm = reach.grant.get("condition") is None
+            ending_kind = reach.grant["effect"] == "allow" or (
+                reach.grant["effect"] == "boundary" and firm
+            )
+            if ending_kind and reach.end is not None:
                 ending = [r for r in reach.records if r.get("valid_to") == reach.end]
                 candidates += _candidates(reach.end, ending)
             unconditional = reach.grant.get("condition") is None
@@ -665,6 +747,13 @@ def _active_after(group: list[Record]) -> bool:
         if all(later):
             return True
     return False
+
+
+def _pattern_list(value: Any) -> list[str]:
+    # The workspace stores a list field as JSON text.
+    if isinstance(value, str):
+        value = json.loads(value)
+    return list(value or [])
 
 
 def _arguments(call: Record) -> dict[str, Any]:

@@ -340,3 +340,64 @@ def worlds_and_grants(
     world = draw(_worlds_of(ids, explicit_coverage=True))
     extra = draw(grants(ids, effect=effect, conditional=conditional))
     return world, {"grant_id": "gr_extra", **extra}
+
+
+# --- snapshot and policy worlds ----------------------------------------------------
+
+EXCLUDED_ACTIONS = [["svc:Write"], ["svc:read"], ["Svc:Re*", "svc:Delete"], ["*"]]
+EXCLUDED_RESOURCES = [["doc/b"], ["doc/a*"], ["doc/?"]]
+
+
+@st.composite
+def bracketed(draw: st.DrawFn, record: Record) -> Record:
+    """Give a record's start or end a window in which only snapshots place it.
+
+    The earliest instant is drawn among the instants before the exact one, so the
+    window often holds calls, and at times at or after it (no window at all).
+    """
+    changed = dict(record)
+    earlier = [moment for moment in INSTANTS if moment < record["valid_from"]]
+    if earlier and draw(st.booleans()):
+        changed["valid_from_earliest"] = draw(st.sampled_from(earlier))
+    end = record.get("valid_to")
+    if end is not None and draw(st.booleans()):
+        before_end = [moment for moment in INSTANTS if moment < end]
+        changed["valid_to_earliest"] = draw(st.sampled_from(before_end or [end]))
+    return changed
+
+
+@st.composite
+def policy_grant(draw: st.DrawFn, record: Record) -> Record:
+    """Turn some grants into permission boundaries or give them excluded patterns."""
+    changed = dict(record)
+    choice = draw(st.sampled_from(["keep", "keep", "boundary", "exclude"]))
+    if choice == "boundary":
+        changed["effect"] = "boundary"
+    if choice == "exclude":
+        if draw(st.booleans()):
+            changed["excluded_actions"] = draw(st.sampled_from(EXCLUDED_ACTIONS))
+        else:
+            changed["excluded_resources"] = draw(st.sampled_from(EXCLUDED_RESOURCES))
+    return changed
+
+
+@st.composite
+def snapshot_worlds(draw: st.DrawFn, policies: bool = True) -> World:
+    """Draw a world whose grants and memberships often carry snapshot windows.
+
+    With ``policies``, some grants also become permission boundaries or carry excluded
+    action or resource patterns (IAM ``NotAction``, ``NotResource``).
+    """
+    world = draw(worlds())
+    grants_drawn = [draw(bracketed(grant)) for grant in world.grants]
+    if policies:
+        grants_drawn = [draw(policy_grant(grant)) for grant in grants_drawn]
+    links = [draw(bracketed(link)) for link in world.memberships]
+    return World.of(
+        calls=world.calls,
+        grants=grants_drawn,
+        memberships=links,
+        events=world.events,
+        catalog=world.catalog,
+        coverage=world.coverage,
+    )
