@@ -19,10 +19,15 @@ class PrincipalType(StrEnum):
 
 
 class Effect(StrEnum):
-    """Effect of a grant: an explicit deny beats any allow."""
+    """Effect of a grant: an explicit deny beats any allow.
+
+    A ``boundary`` grant is a permissions boundary (as in AWS IAM): a principal that a
+    boundary reaches holds an allow only where some boundary reaching it also matches.
+    """
 
     ALLOW = "allow"
     DENY = "deny"
+    BOUNDARY = "boundary"
 
 
 class Outcome(StrEnum):
@@ -53,10 +58,12 @@ class LifecycleEventType(StrEnum):
     REACTIVATED = "reactivated"
     ROLE_REMOVED = "role_removed"
     SCOPE_CHANGED = "scope_changed"
+    MEMBERSHIP_ADDED = "membership_added"
+    MEMBERSHIP_REMOVED = "membership_removed"
 
 
 class Verdict(StrEnum):
-    """Primary verdict of one call; the first that holds in this order wins."""
+    """Primary verdict of one call: the first in this order that applies wins."""
 
     STALE_AUTHORITY = "stale_authority"
     USER_OVER_SCOPE = "user_over_scope"
@@ -76,7 +83,7 @@ class SideResult(StrEnum):
 
 
 class ReasonCode(StrEnum):
-    """Why a side or a call got its result."""
+    """Reason code behind the result of a side or of a call."""
 
     PERMISSION_HELD = "permission_held"
     PRINCIPAL_INACTIVE = "principal_inactive"
@@ -87,6 +94,7 @@ class ReasonCode(StrEnum):
     NO_SUBJECT = "no_subject"
     NO_ENTITLEMENT_COVERAGE = "no_entitlement_coverage"
     UNEVALUATED_CONDITION = "unevaluated_condition"
+    OUTSIDE_BOUNDARY = "outside_boundary"
     # Drift and ceiling findings (the drift_findings table).
     UNUSED_GRANT = "unused_grant"
     SCOPE_GROWTH = "scope_growth"

@@ -147,6 +147,28 @@ class Grant(_Record):
     changed_by: Id | None = Field(
         default=None, description="Who provisioned the grant."
     )
+    excluded_actions: (
+        Annotated[list[Pattern], BeforeValidator(_json_string_list)] | None
+    ) = Field(
+        default=None,
+        description="Action patterns the grant does not cover (IAM `NotAction`).",
+    )
+    excluded_resources: (
+        Annotated[list[Pattern], BeforeValidator(_json_string_list)] | None
+    ) = Field(
+        default=None,
+        description="Resource patterns the grant does not cover (IAM `NotResource`).",
+    )
+    valid_from_earliest: Instant | None = Field(
+        default=None,
+        description="Earliest instant the grant may have started, when only "
+        "snapshots bracket its start; the start lies in (this, valid_from].",
+    )
+    valid_to_earliest: Instant | None = Field(
+        default=None,
+        description="Earliest instant the grant may have ended, when only snapshots "
+        "bracket its end; the end lies in (this, valid_to].",
+    )
 
 
 class Membership(_Record):
@@ -163,6 +185,16 @@ class Membership(_Record):
     )
     seq: StrictInt | None = Field(default=None, description="Sequence number.")
     changed_by: Id | None = Field(default=None, description="Who made the change.")
+    valid_from_earliest: Instant | None = Field(
+        default=None,
+        description="Earliest instant the membership may have started, when only "
+        "snapshots bracket its start; the start lies in (this, valid_from].",
+    )
+    valid_to_earliest: Instant | None = Field(
+        default=None,
+        description="Earliest instant the membership may have ended, when only "
+        "snapshots bracket its end; the end lies in (this, valid_to].",
+    )
 
 
 class LifecycleEvent(_Record):
@@ -176,6 +208,14 @@ class LifecycleEvent(_Record):
     changed_by: Id | None = Field(default=None, description="Who made the change.")
     detail: StrictStr | None = Field(default=None, description="Free text detail.")
     seq: StrictInt | None = Field(default=None, description="Sequence number.")
+    parent_type: PrincipalType | None = Field(
+        default=None,
+        description="Group or role a membership event (`membership_added`, "
+        "`membership_removed`) concerns.",
+    )
+    parent_id: Id | None = Field(
+        default=None, description="Id of the group or role a membership event concerns."
+    )
 
 
 class CatalogEntry(_Record):

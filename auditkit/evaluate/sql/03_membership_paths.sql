@@ -1,7 +1,10 @@
 -- Transitive membership paths from each user and agent to the groups and roles it
 -- belongs to, valid on the intersection of every link's interval. Open intervals end at
 -- the sentinel 9999-12-31. from_ids / to_ids keep the links whose start or end is the
--- path's start or end, so a revocation can be traced to its source.
+-- path's start or end, so a revocation can be traced to its source. from_earliest and
+-- to_earliest are the earliest instants the path may have started or ended when only
+-- snapshots bracket a link's change (each link's own earliest instant, else its exact
+-- one): the latest of the links' earliest starts and the earliest of their earliest ends.
 CREATE OR REPLACE TEMP TABLE ak_links AS
 SELECT
     membership_id,
@@ -10,7 +13,9 @@ SELECT
     parent_type,
     parent_id,
     valid_from,
-    coalesce(valid_to, TIMESTAMP '9999-12-31') AS valid_to
+    coalesce(valid_to, TIMESTAMP '9999-12-31') AS valid_to,
+    coalesce(valid_from_earliest, valid_from) AS from_earliest,
+    coalesce(valid_to_earliest, valid_to, TIMESTAMP '9999-12-31') AS to_earliest
 FROM memberships
 WHERE coalesce(valid_to, TIMESTAMP '9999-12-31') > valid_from;
 
@@ -23,6 +28,8 @@ WITH RECURSIVE paths AS (
         parent_id,
         valid_from,
         valid_to,
+        from_earliest,
+        to_earliest,
         [membership_id] AS link_ids,
         [{'kind': 'membership', 'id': membership_id}] AS from_ids,
         [{'kind': 'membership', 'id': membership_id}] AS to_ids,
@@ -37,6 +44,8 @@ WITH RECURSIVE paths AS (
         l.parent_id,
         greatest(p.valid_from, l.valid_from),
         least(p.valid_to, l.valid_to),
+        greatest(p.from_earliest, l.from_earliest),
+        least(p.to_earliest, l.to_earliest),
         list_append(p.link_ids, l.membership_id),
         CASE
             WHEN l.valid_from > p.valid_from

@@ -52,6 +52,8 @@ SELECT
     bool_or(f.effect = 'allow' AND f.conditional) AS allow_conditional,
     bool_or(f.effect = 'deny' AND NOT f.conditional) AS deny_firm,
     bool_or(f.effect = 'deny' AND f.conditional) AS deny_conditional,
+    bool_or(f.effect = 'boundary' AND NOT f.conditional) AS boundary_firm,
+    bool_or(f.effect = 'boundary' AND f.conditional) AS boundary_conditional,
     list_sort(list_distinct(flatten(list([f.grant_id] || f.link_ids)))) AS evidence
 FROM ak_probes AS b
 JOIN ak_facts AS f
@@ -62,44 +64,79 @@ JOIN ak_facts AS f
     AND b.at < f.valid_to
 GROUP BY b.call_id, b.probe;
 
-CREATE OR REPLACE TEMP TABLE ak_probe_states AS
+-- A probe is bounded when some permission boundary reaches its principal at the probe
+-- instant; an allow then counts only where a boundary matches too (IAM's identity
+-- policy intersected with the permissions boundary).
+CREATE OR REPLACE TEMP TABLE ak_probe_grants AS
 SELECT
     b.call_id,
     b.probe,
+    b.principal_type,
+    b.principal_id,
+    b.at,
+    coalesce(f.deny_firm, FALSE) AS deny_firm,
+    coalesce(f.deny_conditional, FALSE) AS deny_conditional,
+    coalesce(f.allow_firm OR f.allow_conditional, FALSE) AS allow_any,
+    coalesce(f.allow_firm, FALSE) AND (
+        NOT bounded OR coalesce(f.boundary_firm, FALSE)
+    ) AS allow_firm_counted,
+    coalesce(f.allow_firm OR f.allow_conditional, FALSE) AND (
+        NOT bounded OR coalesce(f.boundary_firm OR f.boundary_conditional, FALSE)
+    ) AS allow_any_counted,
+    f.evidence
+FROM (
+    SELECT
+        b.*,
+        EXISTS (
+            SELECT 1 FROM ak_bounds AS d
+            WHERE d.root_type = b.principal_type
+                AND d.root_id = b.principal_id
+                AND b.at >= d.valid_from
+                AND b.at < d.valid_to
+        ) AS bounded
+    FROM ak_probes AS b
+) AS b
+LEFT JOIN ak_probe_facts AS f ON f.call_id = b.call_id AND f.probe = b.probe;
+
+CREATE OR REPLACE TEMP TABLE ak_probe_states AS
+SELECT
+    g.call_id,
+    g.probe,
     CASE
         WHEN i.event_id IS NOT NULL THEN 'not_held'
-        WHEN coalesce(f.deny_firm, FALSE) THEN 'not_held'
-        WHEN coalesce(f.deny_conditional, FALSE)
-            AND (f.allow_firm OR f.allow_conditional) THEN 'undecided'
-        WHEN coalesce(f.allow_firm, FALSE) THEN 'held'
-        WHEN coalesce(f.allow_conditional, FALSE) THEN 'undecided'
+        WHEN g.deny_firm THEN 'not_held'
+        WHEN g.deny_conditional AND g.allow_any_counted THEN 'undecided'
+        WHEN g.allow_firm_counted THEN 'held'
+        WHEN g.allow_any_counted THEN 'undecided'
         ELSE 'not_held'
     END AS state,
     CASE
         WHEN i.event_id IS NOT NULL THEN 'principal_inactive'
-        WHEN coalesce(f.deny_firm, FALSE) THEN 'explicit_deny'
-        WHEN coalesce(f.deny_conditional, FALSE)
-            AND (f.allow_firm OR f.allow_conditional) THEN 'unevaluated_condition'
-        WHEN coalesce(f.allow_firm, FALSE) THEN 'permission_held'
-        WHEN coalesce(f.allow_conditional, FALSE) THEN 'unevaluated_condition'
+        WHEN g.deny_firm THEN 'explicit_deny'
+        WHEN g.deny_conditional AND g.allow_any_counted THEN 'unevaluated_condition'
+        WHEN g.allow_firm_counted THEN 'permission_held'
+        WHEN g.allow_any_counted THEN 'unevaluated_condition'
+        WHEN g.allow_any THEN 'outside_boundary'
         ELSE 'no_matching_grant'
     END AS reason,
     array_to_string(
-        list_sort(coalesce(f.evidence, []) || CASE
+        list_sort(coalesce(g.evidence, []) || CASE
             WHEN i.event_id IS NULL THEN CAST([] AS VARCHAR[]) ELSE [i.event_id]
         END),
         ','
     ) AS evidence
-FROM ak_probes AS b
-LEFT JOIN ak_probe_facts AS f ON f.call_id = b.call_id AND f.probe = b.probe
+FROM ak_probe_grants AS g
 LEFT JOIN ak_inactive AS i
-    ON i.principal_type = b.principal_type
-    AND i.principal_id = b.principal_id
-    AND b.at >= i.valid_from
-    AND b.at < i.valid_to;
+    ON i.principal_type = g.principal_type
+    AND i.principal_id = g.principal_id
+    AND g.at >= i.valid_from
+    AND g.at < i.valid_to;
 
--- A call is bracketed when its instant is a boundary of something it needs: a matching
--- grant as it reaches the subject or the agent, or an inactive period of either.
+-- A call is bracketed when its instant is a boundary of something it needs (a matching
+-- grant as it reaches the subject or the agent, any permission boundary reaching them,
+-- or an inactive period of either), or lies strictly inside the window in which only
+-- snapshots place the start or end of such a grant: (from_earliest, valid_from) or
+-- (to_earliest, valid_to).
 CREATE OR REPLACE TEMP TABLE ak_bracketed AS
 SELECT DISTINCT b.call_id
 FROM ak_probes AS b
@@ -107,7 +144,25 @@ JOIN ak_facts AS f
     ON f.root_type = b.principal_type
     AND f.root_id = b.principal_id
     AND f.perm_id = b.perm_id
-    AND (f.valid_from = b.at OR f.valid_to = b.at)
+    AND (
+        f.valid_from = b.at
+        OR f.valid_to = b.at
+        OR (b.at > f.from_earliest AND b.at < f.valid_from)
+        OR (b.at > f.to_earliest AND b.at < f.valid_to)
+    )
+WHERE b.probe IN ('user_now', 'agent_now')
+UNION
+SELECT b.call_id
+FROM ak_probes AS b
+JOIN ak_bounds AS d
+    ON d.root_type = b.principal_type
+    AND d.root_id = b.principal_id
+    AND (
+        d.valid_from = b.at
+        OR d.valid_to = b.at
+        OR (b.at > d.from_earliest AND b.at < d.valid_from)
+        OR (b.at > d.to_earliest AND b.at < d.valid_to)
+    )
 WHERE b.probe IN ('user_now', 'agent_now')
 UNION
 SELECT b.call_id
