@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import Field
@@ -13,7 +14,8 @@ class Settings(BaseSettings):
 
     Environment variables: ``AUDITKIT_WORKSPACE``, ``AUDITKIT_DEFAULT_TIMEZONE``,
     ``AUDITKIT_MEMORY_LIMIT``, ``AUDITKIT_THREADS``,
-    ``AUDITKIT_CASE_SENSITIVE_ACTION_NAMESPACES`` (a JSON list).
+    ``AUDITKIT_CASE_SENSITIVE_ACTION_NAMESPACES`` (a JSON list),
+    ``AUDITKIT_SNAPSHOT_STALENESS`` (seconds or an ISO 8601 duration).
     """
 
     model_config = SettingsConfigDict(env_prefix="AUDITKIT_", frozen=True)
@@ -38,4 +40,9 @@ class Settings(BaseSettings):
         default=(),
         description="Action namespaces (text before the first ':') compared "
         "case-sensitively; all others compare case-insensitively, as IAM does.",
+    )
+    snapshot_staleness: timedelta = Field(
+        default=timedelta(days=1),
+        description="How long the last entitlement snapshot of a series is taken to "
+        "hold: coverage ends this long after it.",
     )

@@ -1,0 +1,1 @@
+"""Entitlements between exports: snapshot series and cloud policy semantics."""
