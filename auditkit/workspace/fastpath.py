@@ -3,9 +3,9 @@
 DuckDB reads the file into a temporary table and one SQL pass checks every row
 against the rules of the canonical models. A row is accepted there only when the SQL
 is sure the pydantic model would accept it and store the same values. Every other
-row (a wrong type, a naive timestamp, a malformed line, or a form the SQL does not
-judge, such as a timestamp near a daylight-saving change) goes back through the
-pydantic model, which either accepts it or words the error. Bad rows are rare, so
+row goes back through the pydantic model, which either accepts it or words the
+error: a wrong type, a naive timestamp, a malformed line, or a form the SQL does not
+judge, such as a timestamp near a daylight-saving change. Bad rows are rare, so
 their messages stay those of the record-by-record path at little cost.
 
 File paths, the default time zone and enumeration codes reach DuckDB as query
@@ -56,7 +56,7 @@ _BATCH_VIEW = "auditkit_fast_batch"
 _SCAN_CHUNK = 1 << 22
 _MAX_BRACKETS = 256
 _LINE_ENDS = {"\\n": "\n", "\\r\\n": "\r\n"}
-# A byte that no valid JSON text holds unescaped: the one-column line reader splits
+# A byte that no valid JSON text contains unescaped: the one-column line reader splits
 # on it, so a file that contains it is read by the record-by-record path.
 _LINE_DELIMITER = "\x01"
 # Lines whose JSON DuckDB accepts and Python's json module rejects (a trailing comma,
@@ -70,7 +70,7 @@ _TIMESTAMP = (
 
 @dataclass(frozen=True)
 class FieldRule:
-    """What one model field accepts, as the SQL checks it."""
+    """Check that the SQL applies to one model field."""
 
     name: str
     check: Check
@@ -234,7 +234,7 @@ def stage_file(
     Returns
     -------
     StagedFile or None
-        The staged rows, or ``None`` when the file holds something the SQL reader
+        The staged rows, or ``None`` when the file contains something the SQL reader
         cannot read exactly (invalid UTF-8, a NUL byte, mixed line ends, a CSV row
         spanning lines, a time zone ICU does not know); the caller then reads it
         record by record.
@@ -411,7 +411,7 @@ def _stage_jsonl(
     paths = ", ".join(f"'$.\"{rule.name}\"'" for rule in rules)
     values = {rule.name: f"parts[{index}]" for index, rule in enumerate(rules, 1)}
     sources = dict.fromkeys(values, "json")
-    # S608: the SQL names model fields only; the lines stay in the lines table.
+    # S608: the SQL names model fields only; values come from the file.
     source = (
         "SELECT line, text AS raw, "  # noqa: S608
         f"json_extract(object, [{paths}]) AS parts, "
