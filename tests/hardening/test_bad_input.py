@@ -150,7 +150,7 @@ LOADED = [
         (
             (3, "seq", "valid integer"),
             (4, "principal_type", "'user', 'group', 'role' or 'agent'"),
-            (5, "effect", "'allow' or 'deny'"),
+            (5, "effect", "'allow', 'deny' or 'boundary'"),
             (6, "valid_from", "invalid timestamp 'yesterday'"),
         ),
     ),

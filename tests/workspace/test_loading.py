@@ -126,7 +126,7 @@ def test_nested_fields_stored_as_json(
         ({"seq": 3.5}, "seq", "valid integer"),
         ({"seq": True}, "seq", "valid integer"),
         ({"grant_id": 12345}, "grant_id", r"valid string \(got int 12345\)"),
-        ({"effect": "permit"}, "effect", "'allow' or 'deny'"),
+        ({"effect": "permit"}, "effect", "'allow', 'deny' or 'boundary'"),
     ],
 )
 def test_wrong_types_quarantined(
