@@ -26,6 +26,7 @@ ADAPTER_MODULES: list[str] = [
     "auditkit.sources.mcp",
     "auditkit.sources.cloudtrail",
     "auditkit.sources.gcp",
+    "auditkit.sources.okta",
     "auditkit.sources.canonical",
 ]
 

@@ -46,6 +46,7 @@ SEED_FILES = {
     "mcp": "gateway-mcp-bad-records.jsonl",
     "cloudtrail": "cloudtrail-bad-records.jsonl",
     "gcp_audit": "audit-gcp-bad-records.jsonl",
+    "okta": "events-okta-bad-records.jsonl",
     "canonical": "calls-timestamp-forms.jsonl",
 }
 
