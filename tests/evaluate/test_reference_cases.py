@@ -595,7 +595,7 @@ CASES: dict[str, Case] = {
             "true": {"verdict": "within_scope", "resource": "doc/true"},
         },
     ),
-    "conditional allow ending revokes": Case(
+    "conditional allow ending does not revoke": Case(
         world(
             grants=[
                 allow("A", "user:alice", start=at(0), end=at(20)),
@@ -607,16 +607,12 @@ CASES: dict[str, Case] = {
         {"c1": {"verdict": "stale_authority", "reason": "no_matching_grant"}},
         windows=[
             {
-                "revoked_at": at(30),
-                "revocation_source": "B",
+                "revoked_at": at(20),
+                "revocation_source": "A",
                 "revocation_kind": "grant",
-                "duration_seconds": 600.0,
+                "duration_seconds": 1200.0,
             }
         ],
-        engine_gap=(
-            "the engine takes the revocation instant from unconditional allows only, "
-            "but the rule book counts the end of any matching allow"
-        ),
     ),
     "resources compare case-sensitively": Case(
         world(

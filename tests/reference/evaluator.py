@@ -663,9 +663,9 @@ class _Evaluator:
             candidates += _candidates(reach.start, starting)
         for reach in self._reaches(user, row.action, row.resource):
             firm = reach.grant.get("condition") is None
-            ending_kind = reach.grant["effect"] == "allow" or (
-                reach.grant["effect"] == "boundary" and firm
-            )
+            # Only an unconditional allow carried the authority, so only its end
+            # can revoke it.
+            ending_kind = firm and reach.grant["effect"] in ("allow", "boundary")
             if ending_kind and reach.end is not None:
                 ending = [r for r in reach.records if r.get("valid_to") == reach.end]
                 candidates += _candidates(reach.end, ending)
