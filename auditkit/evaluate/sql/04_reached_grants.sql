@@ -93,11 +93,58 @@ SELECT root_type, root_id, grant_id, valid_from, valid_to, from_earliest, to_ear
 FROM ak_reach
 WHERE effect = 'boundary';
 
--- Expand over the needed permissions once, so the per-call lookups are plain equality
--- and range joins. A pattern matches an action case-insensitively unless the action's
--- namespace is case-sensitive; an excluded pattern (IAM NotAction, NotResource) that
--- matches takes the permission out of the grant.
+-- The (principal, permission) pairs the calls ask about: the subject and the agent of
+-- each mapped call. Only these pairs are expanded, so the work grows with the calls
+-- and not with every pair a wildcard could cover.
+CREATE OR REPLACE TEMP TABLE ak_needed AS
+SELECT DISTINCT 'user' AS root_type, m.subject AS root_id, p.perm_id
+FROM ak_mapped AS m
+JOIN ak_permissions AS p
+    ON p.action = m.need_action AND p.resource = m.need_resource
+WHERE m.subject IS NOT NULL
+UNION
+SELECT DISTINCT 'agent', m.actor, p.perm_id
+FROM ak_mapped AS m
+JOIN ak_permissions AS p
+    ON p.action = m.need_action AND p.resource = m.need_resource
+WHERE NOT m.run_as_user;
+
+-- Patterns are matched once per distinct pattern and distinct value. A pattern matches
+-- an action case-insensitively unless the action's namespace is case-sensitive.
+CREATE OR REPLACE TEMP TABLE ak_action_matches AS
+SELECT DISTINCT r.action_like, a.action
+FROM (SELECT DISTINCT action_like FROM ak_reach) AS r
+JOIN (SELECT DISTINCT action, case_sensitive FROM ak_permissions) AS a
+    ON CASE
+        WHEN a.case_sensitive THEN a.action LIKE r.action_like ESCAPE '\'
+        ELSE lower(a.action) LIKE lower(r.action_like) ESCAPE '\'
+    END;
+
+CREATE OR REPLACE TEMP TABLE ak_resource_matches AS
+SELECT DISTINCT r.resource_like, p.resource
+FROM (SELECT DISTINCT resource_like FROM ak_reach) AS r
+JOIN (SELECT DISTINCT resource FROM ak_permissions) AS p
+    ON p.resource LIKE r.resource_like ESCAPE '\';
+
+-- Every reached grant paired with each needed permission of its principal that it
+-- matches, so the per-call lookups are plain equality and range joins. An excluded
+-- pattern (IAM NotAction, NotResource) that matches takes the permission out of the
+-- grant.
 CREATE OR REPLACE TEMP TABLE ak_facts AS
+WITH reach_actions AS (
+    SELECT r.*, am.action AS matched_action
+    FROM ak_reach AS r
+    JOIN ak_action_matches AS am ON am.action_like = r.action_like
+    WHERE EXISTS (
+        SELECT 1 FROM ak_needed AS n
+        WHERE n.root_type = r.root_type AND n.root_id = r.root_id
+    )
+),
+needed_permissions AS (
+    SELECT n.root_type, n.root_id, p.perm_id, p.action, p.resource, p.case_sensitive
+    FROM ak_needed AS n
+    JOIN ak_permissions AS p ON p.perm_id = n.perm_id
+)
 SELECT
     r.root_type,
     r.root_id,
@@ -112,14 +159,14 @@ SELECT
     r.link_ids,
     r.from_ids,
     r.to_ids
-FROM ak_reach AS r
-JOIN ak_permissions AS p
-    ON CASE
-        WHEN p.case_sensitive THEN p.action LIKE r.action_like ESCAPE '\'
-        ELSE lower(p.action) LIKE lower(r.action_like) ESCAPE '\'
-    END
-    AND p.resource LIKE r.resource_like ESCAPE '\'
-    AND NOT coalesce(list_bool_or(list_transform(
+FROM reach_actions AS r
+JOIN needed_permissions AS p
+    ON p.root_type = r.root_type
+    AND p.root_id = r.root_id
+    AND p.action = r.matched_action
+JOIN ak_resource_matches AS rm
+    ON rm.resource_like = r.resource_like AND rm.resource = p.resource
+WHERE NOT coalesce(list_bool_or(list_transform(
         r.excluded_action_likes,
         lambda x: CASE
             WHEN p.case_sensitive THEN p.action LIKE x ESCAPE '\'
