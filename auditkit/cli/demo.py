@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -16,11 +17,16 @@ from auditkit.cli.common import (
 )
 from auditkit.cli.evaluate import print_summary
 
+# The example's first day; generate() uses the same default.
+DEMO_START = datetime(2026, 3, 2)
+REVIEW_DAYS = 14
+
 HELP = """Generate the example organisation, load it, evaluate it and write its report.
 
 The example is deterministic for a seed: about ten agents acting for the users of
 several departments over 30 days, with planted incidents of every verdict and flag
-and a ground-truth file that lists the verdict each call must get.
+and a ground-truth file that lists the verdict each call must get. The report covers
+the last 14 days and compares them with the 14 days before.
 
 Example:
 
@@ -44,7 +50,7 @@ def demo_command(
     import auditkit
     from auditkit.demo import generate
 
-    result = generate(out, seed=seed, days=days)
+    result = generate(out, seed=seed, days=days, start=DEMO_START)
     stdout.print(safe_text(f"example organisation written to {out}"))
     inputs = [
         result.catalog,
@@ -60,8 +66,15 @@ def demo_command(
         summary = ws.evaluate()
         print_summary(summary)
         if report:
-            written = ws.report(out / "report")
-            stdout.print(safe_text(f"report: {written.html}"))
+            # A fortnightly review of the last two weeks, so the report's period diff
+            # compares it with the two weeks before.
+            until = DEMO_START + timedelta(days=days)
+            since = until - timedelta(days=REVIEW_DAYS)
+            written = ws.report(out / "report", since=since, until=until)
+            stdout.print(
+                safe_text(f"report for {since:%Y-%m-%d} to {until:%Y-%m-%d}: ")
+                + safe_text(str(written.html))
+            )
     stdout.print(safe_text(f"ground truth: {result.ground_truth}"))
 
 
