@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from auditkit.safety import (
+    CLEANING_TRIGGER,
     REDACTION_MARK,
     clean_text,
     escape_html,
@@ -93,3 +98,34 @@ def test_strip_terminal_controls(text: str, expected: str) -> None:
 
 def test_clean_text_strips_then_redacts() -> None:
     assert clean_text("\x1b[1mAKIAIOSFODNN7EXAMPLE") == "AKIA" + REDACTION_MARK
+
+
+@given(
+    text=st.text(
+        alphabet=st.sampled_from(
+            [*"abceiknoprstwyAIJKS-=:/ _\"'", "\x1b", "\x00", "\x85", "\t", "\n", "é"]
+        ),
+        max_size=40,
+    )
+)
+@settings(max_examples=400, deadline=None)
+def test_trigger_covers_every_cleaning(text: str) -> None:
+    flagged = pc.match_substring_regex(pa.array([text]), CLEANING_TRIGGER)[0].as_py()
+    if not flagged:
+        assert clean_text(text) == text
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "Authorization: Bearer abcdefghijkl",
+        "password=hunter2",
+        "eyJhbGciOi.eyJzdWIi.sig",
+        "AKIAIOSFODNN7EXAMPLE",
+        "sk-abcdefghijklmnopqrstuv",
+        "x\x1b[2Jy",
+    ],
+)
+def test_trigger_flags_known_secrets(secret: str) -> None:
+    flagged = pc.match_substring_regex(pa.array([secret]), CLEANING_TRIGGER)[0]
+    assert flagged.as_py()
