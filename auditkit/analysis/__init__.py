@@ -1,1 +1,1 @@
-"""Questions asked of evaluated findings: filtering, explanation, drift, reconstruction."""
+"""Questions asked of evaluated findings: filters, explanations, drift, timelines."""

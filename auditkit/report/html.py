@@ -26,9 +26,9 @@ from auditkit.report.exports import write_findings_csv, write_findings_parquet
 from auditkit.report.manifest import build_manifest, write_json
 from auditkit.report.ocsf import write_ocsf_jsonl
 from auditkit.report.period import REPORTED_VERDICTS, Period, table_exists
-from auditkit.safety import clean_text
 from auditkit.report.summary import SEVERITY_ORDER, summarize
 from auditkit.review.report import review_sections
+from auditkit.safety import clean_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -30,8 +30,8 @@ import pandas as pd
 
 from auditkit.errors import InputError
 from auditkit.report.period import REPORTED_VERDICTS, Period, table_exists
-from auditkit.safety import clean_text
 from auditkit.report.summary import SEVERITY_ORDER
+from auditkit.safety import clean_text
 
 if TYPE_CHECKING:
     import duckdb

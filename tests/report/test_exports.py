@@ -10,8 +10,8 @@ import pytest
 from auditkit.report.exports import write_findings_csv, write_findings_parquet
 from auditkit.report.html import write_report
 from auditkit.report.period import Period
-from auditkit.safety import REDACTION_MARK
 from auditkit.report.summary import summarize
+from auditkit.safety import REDACTION_MARK
 from tests.report.conftest import FORMULA_PAYLOAD, JWT_TOKEN
 
 if TYPE_CHECKING:
