@@ -6,6 +6,7 @@ import functools
 import logging
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 
@@ -14,7 +15,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from auditkit.errors import AuditkitError
+from auditkit.errors import AuditkitError, InputError
+from auditkit.report.period import Period
 from auditkit.safety import clean_text
 
 P = ParamSpec("P")
@@ -81,6 +83,23 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
             fail(str(error))
 
     return wrapper
+
+
+def time_option(text: str | None, option: str) -> datetime | None:
+    """Parse the value of a time option, or exit with status 1 naming the option.
+
+    ISO 8601 with an offset is taken exactly; a time without an offset is UTC, and
+    a date alone means midnight UTC, as in ``auditkit report``.
+    """
+    if text is None:
+        return None
+    try:
+        return Period.of(text, None).since
+    except InputError as error:
+        fail(
+            f"{option}: {error.reason}",
+            hint="write a time such as 2026-03-02T09:00:00Z or a date: 2026-03-02",
+        )
 
 
 def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:

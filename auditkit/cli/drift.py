@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -13,13 +12,12 @@ from auditkit.analysis.scope import PeriodUnit, period_table, resolve_span
 from auditkit.cli.common import (
     DEFAULT_WORKSPACE,
     WorkspaceOption,
-    fail,
     print_table,
     reports_errors,
     safe_text,
     stdout,
+    time_option,
 )
-from auditkit.models.timestamps import parse_instant
 
 HELP = """Measure privilege drift per agent: granted and used scope, unused grants,
 scope growth, ceiling breaches and a creep score from 0 to 100 (formulas in
@@ -47,15 +45,6 @@ COLUMNS = [
 ]
 
 
-def _instant(text: str | None, option: str) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        return parse_instant(text)
-    except ValueError as error:
-        fail(f"{option}: {error}")
-
-
 @reports_errors
 def drift_command(
     period: Annotated[
@@ -75,7 +64,7 @@ def drift_command(
 
     with auditkit.open(workspace) as ws:
         con = ws.connection
-        span = resolve_span(con, _instant(start, "--from"), _instant(end, "--to"))
+        span = resolve_span(con, time_option(start, "--from"), time_option(end, "--to"))
         with DriftAnalysis(con, period_table(period, span), ws.settings) as analysis:
             agents = analysis.agents()
             save_findings(analysis)

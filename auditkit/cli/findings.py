@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -20,15 +19,16 @@ from auditkit.cli.common import (
     fail,
     print_table,
     reports_errors,
+    time_option,
 )
 from auditkit.models import Flag, Severity, Verdict
-from auditkit.models.timestamps import parse_instant
 from auditkit.report.exports import clean_batch
 from auditkit.safety import clean_text, neutralize_csv_cell
 
 HELP = """List findings, filtered, as a table, CSV, JSON or Parquet.
 
-Times are ISO 8601 with an offset; --since is inclusive and --until exclusive.
+Times are ISO 8601 (without an offset they are UTC; a date alone is midnight UTC);
+--since is inclusive and --until exclusive.
 
 Examples:
 
@@ -59,15 +59,6 @@ class OutputFormat(StrEnum):
     CSV = "csv"
     JSON = "json"
     PARQUET = "parquet"
-
-
-def _instant(text: str | None, option: str) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        return parse_instant(text)
-    except ValueError as error:
-        fail(f"{option}: {error}")
 
 
 @reports_errors
@@ -108,8 +99,8 @@ def findings_command(
         user=user,
         agent=agent,
         tool=tool,
-        since=_instant(since, "--since"),
-        until=_instant(until, "--until"),
+        since=time_option(since, "--since"),
+        until=time_option(until, "--until"),
         min_severity=min_severity,
     )
     with auditkit.open(workspace) as ws:

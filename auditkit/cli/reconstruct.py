@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -18,8 +17,8 @@ from auditkit.cli.common import (
     fail,
     print_table,
     reports_errors,
+    time_option,
 )
-from auditkit.models.timestamps import parse_instant
 
 HELP = """Reconstruct what happened: calls with their verdicts, token issuance and
 expiry, grant and membership changes touching the principals (with author) and
@@ -58,15 +57,6 @@ BLAST_COLUMNS = [
 ]
 
 
-def _instant(text: str | None, option: str) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        return parse_instant(text)
-    except ValueError as error:
-        fail(f"{option}: {error}")
-
-
 @reports_errors
 def reconstruct_command(
     user: Annotated[str | None, typer.Option(help="User (subject) id.")] = None,
@@ -91,10 +81,10 @@ def reconstruct_command(
         user=user,
         agent=agent,
         session=session,
-        start=_instant(start, "--from"),
-        end=_instant(end, "--to"),
+        start=time_option(start, "--from"),
+        end=time_option(end, "--to"),
     )
-    instant = _instant(at, "--at")
+    instant = time_option(at, "--at")
     if instant is not None and agent is None:
         fail("--at needs the agent whose blast radius to compute", hint="add --agent")
 

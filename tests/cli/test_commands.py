@@ -187,3 +187,33 @@ def test_report_fail_on_high_passes_clean_org(
         ["report", "-w", workspace, "--out", str(tmp_path / "r"), "--fail-on", "high"],
     )
     assert result.exit_code == 0, result.output
+
+
+def test_findings_date_bounds_filter(demo_copy: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "findings",
+            "-w",
+            str(demo_copy),
+            "--since",
+            "2026-03-05",
+            "--until",
+            "2026-03-06T00:00:00+00:00",
+            "--output-format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    times = [json.loads(line)["ts"] for line in result.output.splitlines()]
+    assert times
+    assert min(times) >= "2026-03-05T00:00:00"
+    assert max(times) < "2026-03-06T00:00:00"
+
+
+def test_findings_invalid_time_names_option(demo_copy: Path) -> None:
+    result = runner.invoke(
+        app, ["findings", "-w", str(demo_copy), "--since", "last tuesday"]
+    )
+    assert result.exit_code == 1
+    assert "--since" in result.output
