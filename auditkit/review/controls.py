@@ -184,7 +184,13 @@ def control_summary(
     ).rename(columns={"id": "control_id"})
     hits = _finding_controls(con, Period.of(since, until), mapping.rows())
 
-    grouped = hits.groupby("control_id")["finding_id"].agg(lambda ids: sorted(set(ids)))
+    # Sort and deduplicate once for all controls; a Python function per group took
+    # most of the report's time at a million findings.
+    unique = hits.drop_duplicates().sort_values(["control_id", "finding_id"])
+    grouped = {
+        str(control_id): ids.to_numpy(dtype=object).tolist()
+        for control_id, ids in unique.groupby("control_id", sort=False)["finding_id"]
+    }
     controls["finding_ids"] = [
         grouped.get(control_id, []) for control_id in controls["control_id"]
     ]
