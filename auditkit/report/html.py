@@ -27,6 +27,7 @@ from auditkit.report.manifest import build_manifest, write_json
 from auditkit.report.ocsf import write_ocsf_jsonl
 from auditkit.report.period import REPORTED_VERDICTS, Period, table_exists
 from auditkit.report.summary import SEVERITY_ORDER, summarize
+from auditkit.review.diff import PeriodDiff, diff_chart
 from auditkit.review.report import review_sections
 from auditkit.safety import clean_text
 
@@ -166,6 +167,7 @@ def write_report(
         top_windows=top_windows,
         generated_at=generated_at,
         review_html=Markup(review.html),  # noqa: S704 - every value in it is escaped
+        diff_chart=_diff_chart(review.diff),
     )
     paths["report.html"].write_text(page, encoding="utf-8")
 
@@ -260,6 +262,7 @@ def _render_page(
     top_windows: int,
     generated_at: datetime,
     review_html: Markup,
+    diff_chart: Markup | None,
 ) -> str:
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("auditkit.report", "templates"),
@@ -280,9 +283,17 @@ def _render_page(
         windows=_longest_windows(con, period, top_windows),
         charts=_chart_sections(con, period),
         review_html=review_html,
+        diff_chart=diff_chart,
         version=auditkit.__version__,
         generated_at=generated_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
     )
+
+
+def _diff_chart(diff: PeriodDiff | None) -> Markup | None:
+    # The period diff as a chart, beside the diff's own section.
+    if diff is None:
+        return None
+    return render_chart_svg(diff_chart(diff))
 
 
 def _most_severe(

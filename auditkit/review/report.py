@@ -14,7 +14,12 @@ from auditkit.review.controls import (
     controls_to_dict,
     render_controls_html,
 )
-from auditkit.review.diff import diff_periods, previous_period, render_diff_html
+from auditkit.review.diff import (
+    PeriodDiff,
+    diff_periods,
+    previous_period,
+    render_diff_html,
+)
 
 if TYPE_CHECKING:
     import duckdb
@@ -35,6 +40,7 @@ class ReviewSections:
 
     summary: dict[str, Any] = field(repr=False)
     html: str = field(repr=False)
+    diff: PeriodDiff | None = field(default=None, repr=False)
 
 
 def review_sections(con: duckdb.DuckDBPyConnection, period: Period) -> ReviewSections:
@@ -55,9 +61,11 @@ def review_sections(con: duckdb.DuckDBPyConnection, period: Period) -> ReviewSec
         "controls": controls_to_dict(controls),
     }
     diff_html = _NO_DIFF_HTML
+    diff = None
     if period.since is not None and period.until is not None:
         diff = diff_periods(con, previous_period(period), period)
         summary["period_diff"] = diff.to_dict()
         diff_html = render_diff_html(diff)
 
-    return ReviewSections(summary, f"{diff_html}\n{render_controls_html(controls)}")
+    html = f"{diff_html}\n{render_controls_html(controls)}"
+    return ReviewSections(summary, html, diff)

@@ -217,3 +217,27 @@ def test_findings_invalid_time_names_option(demo_copy: Path) -> None:
     )
     assert result.exit_code == 1
     assert "--since" in result.output
+
+
+def test_report_closed_period_charts_diff(demo_copy: Path, tmp_path: Path) -> None:
+    out = tmp_path / "fortnight"
+    result = runner.invoke(
+        app,
+        [
+            "report",
+            "-w",
+            str(demo_copy),
+            "--out",
+            str(out),
+            "--since",
+            "2026-03-18",
+            "--until",
+            "2026-04-01",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    page = (out / "report.html").read_text("utf-8")
+    chart = page.split('id="period-diff-chart"', 1)[1].split("</section>", 1)[0]
+    assert "<svg" in chart
+    summary = json.loads((out / "summary.json").read_text("utf-8"))
+    assert summary["period_diff"] is not None
