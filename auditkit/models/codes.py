@@ -21,8 +21,8 @@ class PrincipalType(StrEnum):
 class Effect(StrEnum):
     """Effect of a grant: an explicit deny beats any allow.
 
-    A ``boundary`` grant is a permissions boundary (as in AWS IAM): a principal that a
-    boundary reaches holds an allow only where some boundary reaching it also matches.
+    A ``boundary`` grant is a permissions boundary, as in AWS IAM. When a boundary
+    reaches a principal, its allows count only where some boundary also matches.
     """
 
     ALLOW = "allow"
@@ -113,7 +113,7 @@ class Flag(StrEnum):
 
 
 class Certainty(StrEnum):
-    """How firmly the inputs decide a verdict."""
+    """Degree to which the inputs decide a verdict."""
 
     EXACT = "exact"
     BRACKETED = "bracketed"

@@ -242,7 +242,12 @@ def _all_members(members: set[str] | None) -> list[tuple[str, str]]:
 
 
 def _member_refs(value: Any) -> list[tuple[str, str]]:
-    items = value if isinstance(value, list) else [value] if value else []
+    if isinstance(value, list):
+        items = value
+    elif value:
+        items = [value]
+    else:
+        items = []
     refs = []
     for item in items:
         if isinstance(item, dict) and item.get("value") not in (None, ""):

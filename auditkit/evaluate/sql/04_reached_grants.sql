@@ -1,6 +1,13 @@
 -- Every grant as it reaches a user or an agent: directly, or through a membership path
 -- (interval intersected with the path's), matched against the needed permissions.
 -- Allows, denies and permission boundaries all reach principals the same way.
+
+-- The LIKE pattern equivalent to a glob: LIKE's own wildcards and escape are escaped
+-- first, then `*` becomes `%` and `?` becomes `_`.
+CREATE OR REPLACE TEMP MACRO ak_like_pattern(pattern) AS
+    replace(replace(replace(replace(replace(
+        pattern, '\', '\\'), '%', '\%'), '_', '\_'), '*', '%'), '?', '_');
+
 CREATE OR REPLACE TEMP TABLE ak_grant_intervals AS
 SELECT
     grant_id,
@@ -14,20 +21,15 @@ SELECT
     coalesce(valid_to, TIMESTAMP '9999-12-31') AS valid_to,
     coalesce(valid_from_earliest, valid_from) AS from_earliest,
     coalesce(valid_to_earliest, valid_to, TIMESTAMP '9999-12-31') AS to_earliest,
-    -- LIKE patterns equivalent to the globs: escape LIKE's own wildcards first.
-    replace(replace(replace(replace(replace(
-        action, '\', '\\'), '%', '\%'), '_', '\_'), '*', '%'), '?', '_') AS action_like,
-    replace(replace(replace(replace(replace(
-        resource, '\', '\\'), '%', '\%'), '_', '\_'), '*', '%'), '?', '_') AS resource_like,
+    ak_like_pattern(action) AS action_like,
+    ak_like_pattern(resource) AS resource_like,
     list_transform(
         coalesce(from_json(excluded_actions, '["VARCHAR"]'), CAST([] AS VARCHAR[])),
-        lambda x: replace(replace(replace(replace(replace(
-            x, '\', '\\'), '%', '\%'), '_', '\_'), '*', '%'), '?', '_')
+        lambda x: ak_like_pattern(x)
     ) AS excluded_action_likes,
     list_transform(
         coalesce(from_json(excluded_resources, '["VARCHAR"]'), CAST([] AS VARCHAR[])),
-        lambda x: replace(replace(replace(replace(replace(
-            x, '\', '\\'), '%', '\%'), '_', '\_'), '*', '%'), '?', '_')
+        lambda x: ak_like_pattern(x)
     ) AS excluded_resource_likes
 FROM grants
 WHERE coalesce(valid_to, TIMESTAMP '9999-12-31') > valid_from;

@@ -65,8 +65,8 @@ JOIN ak_facts AS f
 GROUP BY b.call_id, b.probe;
 
 -- A probe is bounded when some permission boundary reaches its principal at the probe
--- instant; an allow then counts only where a boundary matches too (IAM's identity
--- policy intersected with the permissions boundary).
+-- instant. An allow then counts only where a boundary matches too, as IAM intersects
+-- an identity policy with its permissions boundary.
 CREATE OR REPLACE TEMP TABLE ak_probe_grants AS
 SELECT
     b.call_id,
