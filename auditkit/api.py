@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     import pandas as pd
+    from pyspark.sql import SparkSession
 
 
 class AuditWorkspace(Workspace):
@@ -29,9 +30,41 @@ class AuditWorkspace(Workspace):
     objects that render themselves in Jupyter) and prints nothing.
     """
 
-    def evaluate(self) -> EvaluationSummary:
-        """Evaluate every loaded call, replacing the findings and windows tables."""
-        return evaluate(self.connection, self.settings)
+    def evaluate(
+        self,
+        *,
+        engine: str = "duckdb",
+        spark: SparkSession | None = None,
+        staging: str | Path | None = None,
+    ) -> EvaluationSummary:
+        """Evaluate every loaded call, replacing the findings and windows tables.
+
+        Parameters
+        ----------
+        engine
+            ``"duckdb"`` (in this process) or ``"spark"`` (the same SQL, translated,
+            on Apache Spark; see ``docs/spark.md``). Both give the same findings.
+        spark
+            The Spark session to run on; a local one on 127.0.0.1 when not given.
+        staging
+            Where the Spark engine writes its Parquet inputs and results; a
+            temporary folder when not given.
+        """
+        if engine == "duckdb":
+            return evaluate(self.connection, self.settings)
+        if engine == "spark":
+            # PySpark is an optional extra: imported only when Spark is asked for.
+            from auditkit.evaluate.spark import (  # noqa: PLC0415
+                evaluate_workspace,
+                spark_session,
+            )
+
+            session = spark or spark_session(self.settings.spark_master)
+            return evaluate_workspace(
+                self.connection, session, self.settings, staging=staging
+            )
+        message = f"unknown engine {engine!r}: use 'duckdb' or 'spark'"
+        raise ValueError(message)
 
     def findings(
         self,

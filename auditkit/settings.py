@@ -15,7 +15,8 @@ class Settings(BaseSettings):
     Environment variables: ``AUDITKIT_WORKSPACE``, ``AUDITKIT_DEFAULT_TIMEZONE``,
     ``AUDITKIT_MEMORY_LIMIT``, ``AUDITKIT_THREADS``,
     ``AUDITKIT_CASE_SENSITIVE_ACTION_NAMESPACES`` (a JSON list),
-    ``AUDITKIT_SNAPSHOT_STALENESS`` (seconds or an ISO 8601 duration).
+    ``AUDITKIT_SNAPSHOT_STALENESS`` (seconds or an ISO 8601 duration),
+    ``AUDITKIT_SPARK_MASTER``.
     """
 
     model_config = SettingsConfigDict(env_prefix="AUDITKIT_", frozen=True)
@@ -45,4 +46,9 @@ class Settings(BaseSettings):
         default=timedelta(days=1),
         description="How long the last entitlement snapshot of a series is taken to "
         "hold: coverage ends this long after it.",
+    )
+    spark_master: str = Field(
+        default="local[2]",
+        description="Spark master URL of the Spark engine: local[N] runs on this "
+        "machine (bound to 127.0.0.1), spark://host:port, yarn or k8s://... a cluster.",
     )

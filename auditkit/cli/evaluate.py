@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
 from auditkit.cli.common import (
@@ -15,12 +19,23 @@ from auditkit.models import Verdict
 
 HELP = """Evaluate every loaded call and print the count of each verdict.
 
-Writes the findings and stale_windows tables of the workspace.
+Writes the findings and stale_windows tables of the workspace. With --engine
+spark the same rules run on Apache Spark (needs a Java runtime); the findings are
+the same as DuckDB's.
 
-Example:
+Examples:
 
     auditkit evaluate --workspace audit.duckdb
+
+    auditkit evaluate --engine spark --spark-master 'local[2]'
 """
+
+
+class Engine(StrEnum):
+    """The engine that runs the evaluation."""
+
+    DUCKDB = "duckdb"
+    SPARK = "spark"
 
 
 def print_summary(summary: EvaluationSummary) -> None:
@@ -33,12 +48,39 @@ def print_summary(summary: EvaluationSummary) -> None:
 
 
 @reports_errors
-def evaluate_command(workspace: WorkspaceOption = DEFAULT_WORKSPACE) -> None:
+def evaluate_command(
+    workspace: WorkspaceOption = DEFAULT_WORKSPACE,
+    engine: Annotated[
+        Engine, typer.Option(help="Run the evaluation in DuckDB or on Apache Spark.")
+    ] = Engine.DUCKDB,
+    spark_master: Annotated[
+        str | None,
+        typer.Option(
+            metavar="<url>",
+            help="Spark master URL: local[N], spark://host:port, yarn, k8s://... "
+            "[default: the AUDITKIT_SPARK_MASTER setting, else local[2]]",
+        ),
+    ] = None,
+    spark_staging: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="<path>",
+            help="Folder for the Parquet files Spark reads and writes; on a cluster, "
+            "one every executor can read. [default: a temporary folder]",
+        ),
+    ] = None,
+) -> None:
     """Evaluate every loaded call."""
     import auditkit
 
     with auditkit.open(workspace) as ws:
-        summary = ws.evaluate()
+        if engine is Engine.SPARK:
+            from auditkit.evaluate.spark import spark_session
+
+            session = spark_session(spark_master or ws.settings.spark_master)
+            summary = ws.evaluate(engine="spark", spark=session, staging=spark_staging)
+        else:
+            summary = ws.evaluate()
     print_summary(summary)
 
 
