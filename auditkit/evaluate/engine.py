@@ -29,10 +29,9 @@ STEPS: tuple[str, ...] = (
     "04_reached_grants.sql",
     "05_inactive_periods.sql",
     "06_side_states.sql",
-    "07_verdicts.sql",
-    "08_revocations.sql",
-    "09_findings.sql",
-    "10_stale_windows.sql",
+    "07_revocations.sql",
+    "08_findings.sql",
+    "09_stale_windows.sql",
 )
 
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")

@@ -1,174 +1,252 @@
--- Entitlement coverage: the loaded coverage intervals, or else from the earliest grant
--- or membership onwards.
-CREATE OR REPLACE TEMP TABLE ak_coverage AS
-SELECT valid_from, coalesce(valid_to, TIMESTAMP '9999-12-31') AS valid_to
-FROM coverage
-UNION ALL
-SELECT min(valid_from), TIMESTAMP '9999-12-31'
-FROM (
-    SELECT valid_from FROM grants
-    UNION ALL
-    SELECT valid_from FROM memberships
+-- The state of every needed (principal, permission) pair over time, as segments in
+-- which nothing it depends on changes, so that each question a call asks is one lookup.
+
+-- Action patterns are matched once per distinct pattern and distinct action. A pattern
+-- matches an action case-insensitively unless the action's namespace is case-sensitive.
+CREATE OR REPLACE TEMP TABLE ak_action_matches AS
+SELECT DISTINCT r.action_like, a.action
+FROM (SELECT DISTINCT action_like FROM ak_reach) AS r
+JOIN ak_actions AS a
+    ON CASE
+        WHEN a.case_sensitive THEN a.action LIKE r.action_like ESCAPE '\'
+        ELSE lower(a.action) LIKE lower(r.action_like) ESCAPE '\'
+    END;
+
+-- Every reached grant paired with each needed permission of its principal that it
+-- matches. Resource patterns are tested only on the pairs whose action matched, which
+-- are far fewer than all distinct resources times all patterns. An excluded pattern
+-- (IAM NotAction, NotResource) that matches takes the permission out of the grant.
+CREATE OR REPLACE TEMP TABLE ak_facts AS
+WITH reach_actions AS (
+    SELECT r.*, am.action AS matched_action
+    FROM ak_reach AS r
+    JOIN ak_action_matches AS am ON am.action_like = r.action_like
 )
-WHERE NOT EXISTS (SELECT 1 FROM coverage)
-HAVING min(valid_from) IS NOT NULL;
-
-CREATE OR REPLACE TEMP TABLE ak_calls AS
 SELECT
-    m.*,
-    p.perm_id,
-    EXISTS (
-        SELECT 1 FROM ak_coverage AS v
-        WHERE m.ts >= v.valid_from AND m.ts < v.valid_to
-    ) AS covered,
-    m.delegation_start IS NOT NULL
-        AND m.delegation_start < m.ts
-        AND EXISTS (
-            SELECT 1 FROM ak_coverage AS v
-            WHERE m.delegation_start >= v.valid_from AND m.delegation_start < v.valid_to
-        ) AS start_usable
-FROM ak_mapped AS m
-LEFT JOIN ak_permissions AS p
-    ON p.action = m.need_action AND p.resource = m.need_resource;
+    n.root_type,
+    n.root_id,
+    n.action,
+    n.resource,
+    r.grant_id,
+    r.effect,
+    r.conditional,
+    r.valid_from,
+    r.valid_to,
+    r.from_earliest,
+    r.to_earliest,
+    r.link_ids,
+    r.from_ids,
+    r.to_ids
+FROM reach_actions AS r
+JOIN ak_needed AS n
+    ON n.root_type = r.root_type
+    AND n.root_id = r.root_id
+    AND n.action = r.matched_action
+JOIN ak_actions AS a ON a.action = n.action
+WHERE n.resource LIKE r.resource_like ESCAPE '\'
+    AND NOT coalesce(list_bool_or(list_transform(
+        r.excluded_action_likes,
+        lambda x: CASE
+            WHEN a.case_sensitive THEN n.action LIKE x ESCAPE '\'
+            ELSE lower(n.action) LIKE lower(x) ESCAPE '\'
+        END
+    )), FALSE)
+    AND NOT coalesce(list_bool_or(list_transform(
+        r.excluded_resource_likes, lambda x: n.resource LIKE x ESCAPE '\'
+    )), FALSE);
 
--- One probe per question asked of the entitlements: the user now, the user at the
--- delegation start, and the agent now.
-CREATE OR REPLACE TEMP TABLE ak_probes AS
-SELECT call_id, 'user_now' AS probe, 'user' AS principal_type, subject AS principal_id,
-    perm_id, ts AS at
-FROM ak_calls WHERE perm_id IS NOT NULL AND subject IS NOT NULL
+-- Everything a pair's state depends on, as intervals: its facts (kind allow, deny or
+-- boundary), every permission boundary reaching the principal whatever it matches
+-- (kind bound: the principal is bounded while one holds) and the principal's inactive
+-- periods (kind inactive). Only facts are evidence. from_ids and to_ids name the
+-- grants, memberships or event behind an item's start and end.
+CREATE OR REPLACE TEMP TABLE ak_pair_items AS
+SELECT
+    root_type,
+    root_id,
+    action,
+    resource,
+    effect AS kind,
+    conditional,
+    grant_id AS item_id,
+    [grant_id] || link_ids AS evidence_ids,
+    valid_from,
+    valid_to,
+    from_earliest,
+    to_earliest,
+    from_ids,
+    to_ids
+FROM ak_facts
 UNION ALL
-SELECT call_id, 'user_start', 'user', subject, perm_id, delegation_start
-FROM ak_calls WHERE perm_id IS NOT NULL AND subject IS NOT NULL AND start_usable
+SELECT
+    n.root_type,
+    n.root_id,
+    n.action,
+    n.resource,
+    'bound',
+    FALSE,
+    d.grant_id,
+    CAST([] AS VARCHAR[]),
+    d.valid_from,
+    d.valid_to,
+    d.from_earliest,
+    d.to_earliest,
+    d.from_ids,
+    d.to_ids
+FROM ak_needed AS n
+JOIN ak_bounds AS d ON d.root_type = n.root_type AND d.root_id = n.root_id
 UNION ALL
-SELECT call_id, 'agent_now', 'agent', actor, perm_id, ts
-FROM ak_calls WHERE perm_id IS NOT NULL AND NOT run_as_user;
-
-CREATE OR REPLACE TEMP TABLE ak_probe_facts AS
 SELECT
-    b.call_id,
-    b.probe,
-    bool_or(f.effect = 'allow' AND NOT f.conditional) AS allow_firm,
-    bool_or(f.effect = 'allow' AND f.conditional) AS allow_conditional,
-    bool_or(f.effect = 'deny' AND NOT f.conditional) AS deny_firm,
-    bool_or(f.effect = 'deny' AND f.conditional) AS deny_conditional,
-    bool_or(f.effect = 'boundary' AND NOT f.conditional) AS boundary_firm,
-    bool_or(f.effect = 'boundary' AND f.conditional) AS boundary_conditional,
-    list_sort(list_distinct(flatten(list([f.grant_id] || f.link_ids)))) AS evidence
-FROM ak_probes AS b
-JOIN ak_facts AS f
-    ON f.root_type = b.principal_type
-    AND f.root_id = b.principal_id
-    AND f.perm_id = b.perm_id
-    AND b.at >= f.valid_from
-    AND b.at < f.valid_to
-GROUP BY b.call_id, b.probe;
+    n.root_type,
+    n.root_id,
+    n.action,
+    n.resource,
+    'inactive',
+    FALSE,
+    i.event_id,
+    CAST([] AS VARCHAR[]),
+    i.valid_from,
+    i.valid_to,
+    i.valid_from,
+    i.valid_to,
+    [{'kind': 'event', 'id': i.event_id}],
+    [{'kind': 'event', 'id': i.event_id}]
+FROM ak_needed AS n
+JOIN ak_inactive AS i
+    ON i.principal_type = n.root_type AND i.principal_id = n.root_id;
 
--- A probe is bounded when some permission boundary reaches its principal at the probe
--- instant. An allow then counts only where a boundary matches too, as IAM intersects
--- an identity policy with its permissions boundary.
-CREATE OR REPLACE TEMP TABLE ak_probe_grants AS
+-- The pairs that have items, numbered so that the segment steps group and join on one
+-- integer, and their items with that number.
+CREATE OR REPLACE TEMP TABLE ak_pairs AS
 SELECT
-    b.call_id,
-    b.probe,
-    b.principal_type,
-    b.principal_id,
-    b.at,
-    coalesce(f.deny_firm, FALSE) AS deny_firm,
-    coalesce(f.deny_conditional, FALSE) AS deny_conditional,
-    coalesce(f.allow_firm OR f.allow_conditional, FALSE) AS allow_any,
-    coalesce(f.allow_firm, FALSE) AND (
-        NOT bounded OR coalesce(f.boundary_firm, FALSE)
-    ) AS allow_firm_counted,
-    coalesce(f.allow_firm OR f.allow_conditional, FALSE) AND (
-        NOT bounded OR coalesce(f.boundary_firm OR f.boundary_conditional, FALSE)
-    ) AS allow_any_counted,
-    f.evidence
-FROM (
+    root_type,
+    root_id,
+    action,
+    resource,
+    row_number() OVER (ORDER BY root_type, root_id, action, resource) AS pair_id
+FROM (SELECT DISTINCT root_type, root_id, action, resource FROM ak_pair_items);
+
+CREATE OR REPLACE TEMP TABLE ak_items AS
+SELECT p.pair_id, i.*
+FROM ak_pair_items AS i
+JOIN ak_pairs AS p
+    ON p.root_type = i.root_type
+    AND p.root_id = i.root_id
+    AND p.action = i.action
+    AND p.resource = i.resource;
+
+-- The instants at which some item of a pair starts or ends, or a snapshot window
+-- (from_earliest, valid_from) or (to_earliest, valid_to) opens, cut the pair's time
+-- into segments [seg_from, seg_to); the last segment has no end. No such instant lies
+-- inside a segment, so at any instant t of a segment:
+--   an item holds at t exactly when it holds at seg_from;
+--   t is an item's start or end only when t = seg_from;
+--   t lies strictly inside a window when t = seg_from and seg_from does, or when
+--   t > seg_from and the whole segment lies inside the window.
+-- A pair without items has no segment: it holds nothing, and nothing changes.
+CREATE OR REPLACE TEMP TABLE ak_segment_states AS
+WITH instants AS (
+    SELECT DISTINCT pair_id, instant
+    FROM (
+        SELECT pair_id, valid_from AS instant FROM ak_items
+        UNION ALL
+        SELECT pair_id, valid_to FROM ak_items
+        UNION ALL
+        SELECT pair_id, from_earliest FROM ak_items WHERE from_earliest < valid_from
+        UNION ALL
+        SELECT pair_id, to_earliest FROM ak_items WHERE to_earliest < valid_to
+    )
+),
+spans AS (
     SELECT
-        b.*,
-        EXISTS (
-            SELECT 1 FROM ak_bounds AS d
-            WHERE d.root_type = b.principal_type
-                AND d.root_id = b.principal_id
-                AND b.at >= d.valid_from
-                AND b.at < d.valid_to
-        ) AS bounded
-    FROM ak_probes AS b
-) AS b
-LEFT JOIN ak_probe_facts AS f ON f.call_id = b.call_id AND f.probe = b.probe;
-
-CREATE OR REPLACE TEMP TABLE ak_probe_states AS
+        pair_id,
+        instant AS seg_from,
+        lead(instant) OVER (PARTITION BY pair_id ORDER BY instant) AS seg_to
+    FROM instants
+),
+held AS (
+    SELECT
+        s.pair_id,
+        s.seg_from,
+        s.seg_to,
+        i.kind,
+        i.conditional,
+        i.item_id,
+        i.evidence_ids,
+        i.valid_from <= s.seg_from AND s.seg_from < i.valid_to AS holds,
+        i.valid_from = s.seg_from OR i.valid_to = s.seg_from AS changes,
+        (s.seg_from > i.from_earliest AND s.seg_from < i.valid_from)
+            OR (s.seg_from > i.to_earliest AND s.seg_from < i.valid_to)
+            AS starts_in_window,
+        (i.from_earliest <= s.seg_from AND s.seg_to <= i.valid_from)
+            OR (i.to_earliest <= s.seg_from AND s.seg_to <= i.valid_to)
+            AS inside_window
+    FROM spans AS s
+    JOIN ak_items AS i ON i.pair_id = s.pair_id
+),
+flags AS (
+    SELECT
+        pair_id,
+        seg_from,
+        seg_to,
+        max(CASE WHEN holds AND kind = 'inactive' THEN item_id END) AS inactive_event,
+        bool_or(holds AND kind = 'bound') AS bounded,
+        bool_or(holds AND kind = 'allow' AND NOT conditional) AS allow_firm,
+        bool_or(holds AND kind = 'allow' AND conditional) AS allow_conditional,
+        bool_or(holds AND kind = 'deny' AND NOT conditional) AS deny_firm,
+        bool_or(holds AND kind = 'deny' AND conditional) AS deny_conditional,
+        bool_or(holds AND kind = 'boundary' AND NOT conditional) AS boundary_firm,
+        bool_or(holds AND kind = 'boundary' AND conditional) AS boundary_conditional,
+        list(evidence_ids) FILTER (
+            WHERE holds AND kind IN ('allow', 'deny', 'boundary')
+        ) AS evidence_lists,
+        bool_or(changes OR starts_in_window) AS bracketed_at_start,
+        coalesce(bool_or(inside_window), FALSE) AS bracketed_inside
+    FROM held
+    GROUP BY pair_id, seg_from, seg_to
+),
+counted AS (
+    -- A bounded principal's allow counts only where a boundary matches too, as IAM
+    -- intersects an identity policy with its permissions boundary.
+    SELECT
+        *,
+        allow_firm AND (NOT bounded OR boundary_firm) AS allow_firm_counted,
+        (allow_firm OR allow_conditional)
+            AND (NOT bounded OR boundary_firm OR boundary_conditional)
+            AS allow_any_counted
+    FROM flags
+)
 SELECT
-    g.call_id,
-    g.probe,
+    pair_id,
+    seg_from,
+    seg_to,
     CASE
-        WHEN i.event_id IS NOT NULL THEN 'not_held'
-        WHEN g.deny_firm THEN 'not_held'
-        WHEN g.deny_conditional AND g.allow_any_counted THEN 'undecided'
-        WHEN g.allow_firm_counted THEN 'held'
-        WHEN g.allow_any_counted THEN 'undecided'
+        WHEN inactive_event IS NOT NULL THEN 'not_held'
+        WHEN deny_firm THEN 'not_held'
+        WHEN deny_conditional AND allow_any_counted THEN 'undecided'
+        WHEN allow_firm_counted THEN 'held'
+        WHEN allow_any_counted THEN 'undecided'
         ELSE 'not_held'
     END AS state,
     CASE
-        WHEN i.event_id IS NOT NULL THEN 'principal_inactive'
-        WHEN g.deny_firm THEN 'explicit_deny'
-        WHEN g.deny_conditional AND g.allow_any_counted THEN 'unevaluated_condition'
-        WHEN g.allow_firm_counted THEN 'permission_held'
-        WHEN g.allow_any_counted THEN 'unevaluated_condition'
-        WHEN g.allow_any THEN 'outside_boundary'
+        WHEN inactive_event IS NOT NULL THEN 'principal_inactive'
+        WHEN deny_firm THEN 'explicit_deny'
+        WHEN deny_conditional AND allow_any_counted THEN 'unevaluated_condition'
+        WHEN allow_firm_counted THEN 'permission_held'
+        WHEN allow_any_counted THEN 'unevaluated_condition'
+        WHEN allow_firm OR allow_conditional THEN 'outside_boundary'
         ELSE 'no_matching_grant'
     END AS reason,
     array_to_string(
-        list_sort(coalesce(g.evidence, []) || CASE
-            WHEN i.event_id IS NULL THEN CAST([] AS VARCHAR[]) ELSE [i.event_id]
-        END),
+        list_sort(
+            coalesce(list_distinct(flatten(evidence_lists)), CAST([] AS VARCHAR[]))
+            || CASE
+                WHEN inactive_event IS NULL THEN CAST([] AS VARCHAR[])
+                ELSE [inactive_event]
+            END
+        ),
         ','
-    ) AS evidence
-FROM ak_probe_grants AS g
-LEFT JOIN ak_inactive AS i
-    ON i.principal_type = g.principal_type
-    AND i.principal_id = g.principal_id
-    AND g.at >= i.valid_from
-    AND g.at < i.valid_to;
-
--- A call is bracketed when its instant is a boundary of something it needs (a matching
--- grant as it reaches the subject or the agent, any permission boundary reaching them,
--- or an inactive period of either), or lies strictly inside the window in which only
--- snapshots place the start or end of such a grant: (from_earliest, valid_from) or
--- (to_earliest, valid_to).
-CREATE OR REPLACE TEMP TABLE ak_bracketed AS
-SELECT DISTINCT b.call_id
-FROM ak_probes AS b
-JOIN ak_facts AS f
-    ON f.root_type = b.principal_type
-    AND f.root_id = b.principal_id
-    AND f.perm_id = b.perm_id
-    AND (
-        f.valid_from = b.at
-        OR f.valid_to = b.at
-        OR (b.at > f.from_earliest AND b.at < f.valid_from)
-        OR (b.at > f.to_earliest AND b.at < f.valid_to)
-    )
-WHERE b.probe IN ('user_now', 'agent_now')
-UNION
-SELECT b.call_id
-FROM ak_probes AS b
-JOIN ak_bounds AS d
-    ON d.root_type = b.principal_type
-    AND d.root_id = b.principal_id
-    AND (
-        d.valid_from = b.at
-        OR d.valid_to = b.at
-        OR (b.at > d.from_earliest AND b.at < d.valid_from)
-        OR (b.at > d.to_earliest AND b.at < d.valid_to)
-    )
-WHERE b.probe IN ('user_now', 'agent_now')
-UNION
-SELECT b.call_id
-FROM ak_probes AS b
-JOIN ak_inactive AS i
-    ON i.principal_type = b.principal_type
-    AND i.principal_id = b.principal_id
-    AND (i.valid_from = b.at OR i.valid_to = b.at)
-WHERE b.probe IN ('user_now', 'agent_now');
+    ) AS evidence,
+    bracketed_at_start,
+    bracketed_inside
+FROM counted;
