@@ -12,16 +12,52 @@ JOIN ak_actions AS a
         ELSE lower(a.action) LIKE lower(r.action_like) ESCAPE '\'
     END;
 
+-- Each reached grant with every needed action its action pattern matches.
+CREATE OR REPLACE TEMP TABLE ak_reach_actions AS
+SELECT r.*, am.action AS matched_action
+FROM ak_reach AS r
+JOIN ak_action_matches AS am ON am.action_like = r.action_like;
+
+-- The (principal, permission) pairs the calls ask about, the subject and the agent of
+-- each call that needs a permission, kept only where something could decide them: a
+-- grant whose action pattern matches, a boundary or an inactive period. Only these
+-- pairs are expanded, so the work grows with the calls and not with every pair a
+-- wildcard could cover. A pair left out holds nothing, and nothing changes for it.
+CREATE OR REPLACE TEMP TABLE ak_needed AS
+SELECT DISTINCT root_type, root_id, action, resource
+FROM (
+    SELECT
+        'user' AS root_type,
+        subject AS root_id,
+        need_action AS action,
+        need_resource AS resource
+    FROM ak_calls
+    WHERE need_action IS NOT NULL AND need_resource IS NOT NULL AND subject IS NOT NULL
+    UNION ALL
+    SELECT 'agent', actor, need_action, need_resource
+    FROM ak_calls
+    WHERE need_action IS NOT NULL AND need_resource IS NOT NULL AND NOT run_as_user
+) AS asked
+WHERE EXISTS (
+        SELECT 1 FROM ak_reach_actions AS r
+        WHERE r.root_type = asked.root_type
+            AND r.root_id = asked.root_id
+            AND r.matched_action = asked.action
+    )
+    OR EXISTS (
+        SELECT 1 FROM ak_bounds AS d
+        WHERE d.root_type = asked.root_type AND d.root_id = asked.root_id
+    )
+    OR EXISTS (
+        SELECT 1 FROM ak_inactive AS i
+        WHERE i.principal_type = asked.root_type AND i.principal_id = asked.root_id
+    );
+
 -- Every reached grant paired with each needed permission of its principal that it
 -- matches. Resource patterns are tested only on the pairs whose action matched, which
 -- are far fewer than all distinct resources times all patterns. An excluded pattern
 -- (IAM NotAction, NotResource) that matches takes the permission out of the grant.
 CREATE OR REPLACE TEMP TABLE ak_facts AS
-WITH reach_actions AS (
-    SELECT r.*, am.action AS matched_action
-    FROM ak_reach AS r
-    JOIN ak_action_matches AS am ON am.action_like = r.action_like
-)
 SELECT
     n.root_type,
     n.root_id,
@@ -37,7 +73,7 @@ SELECT
     r.link_ids,
     r.from_ids,
     r.to_ids
-FROM reach_actions AS r
+FROM ak_reach_actions AS r
 JOIN ak_needed AS n
     ON n.root_type = r.root_type
     AND n.root_id = r.root_id
