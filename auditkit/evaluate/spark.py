@@ -21,6 +21,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
@@ -356,7 +357,7 @@ def evaluate_parquet(
     checkpointed: list[DataFrame] = []
     try:
         for statement in spark_statements(namespaces):
-            logger.debug("spark: %s %s", statement.step, statement.table)
+            started = time.perf_counter()
             frame = _run(spark, statement)
             if statement.temporary:
                 frame = _keep(frame)
@@ -366,6 +367,12 @@ def evaluate_parquet(
                 target = f"{output}/{statement.table}"
                 frame.write.mode("overwrite").parquet(target)
                 spark.read.parquet(target).createOrReplaceTempView(statement.table)
+            logger.debug(
+                "spark: %s %s took %.1f s",
+                statement.step,
+                statement.table,
+                time.perf_counter() - started,
+            )
         return _summarise(spark)
     finally:
         for frame in checkpointed:
