@@ -20,7 +20,7 @@ import json
 import logging
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -163,7 +163,8 @@ class CloudTrailAdapter:
         Raises
         ------
         InputError
-            If the record is no CloudTrail shape or an event cannot be mapped.
+            If the record is no CloudTrail shape or any of its events cannot be
+            mapped. :meth:`map_stream` instead reports each bad event on its own.
         """
         return iter(raise_first_error(self.map_stream([record])))
 
@@ -172,32 +173,47 @@ class CloudTrailAdapter:
 
         Events are read first, because a role's ``AssumeRole`` event (which names the
         previous link of a chain) may come after the calls made with it.
+
+        Each event of a ``Records`` or ``Events`` document is mapped on its own: a
+        bad event yields an :class:`InputError` whose field is its path in the
+        document (``Records[3].eventTime``), and the other events still yield
+        calls. Results are attributed to a record at the document's location whose
+        value is the event alone, so a quarantined event is stored without the
+        rest of the document.
         """
-        events: list[tuple[RawRecord, str, dict[str, Any]]] = []
+        entries: list[_Entry] = []
         for record in records:
             try:
-                events.extend(
-                    (record, where, event) for where, event in _events_of(record)
-                )
+                entries.extend(_entries_of(record))
             except InputError as error:
-                yield record, error
+                entries.append(_Entry(record, "", error))
 
-        links = _session_links(events)
+        links = _session_links(
+            entry.event for entry in entries if not isinstance(entry.event, InputError)
+        )
         seen: set[str] = set()
         duplicates = 0
-        for record, where, event in events:
+        for entry in entries:
+            event = entry.event
+            if isinstance(event, InputError):
+                yield entry.record, event
+                continue
+            if event.get("eventType") == INSIGHT_EVENT_TYPE:
+                continue
+            # Every event is mapped before the duplicate check, so a bad copy of an
+            # event is quarantined and never hides a good copy of the same eventID.
+            try:
+                call = self._call(entry.record, entry.where, event, links)
+            except InputError as error:
+                yield entry.record, error
+                continue
             event_id = text_or_none(event.get("eventID"))
             if event_id is not None and event_id in seen:
                 duplicates += 1
                 continue
             if event_id is not None:
                 seen.add(event_id)
-            if event.get("eventType") == INSIGHT_EVENT_TYPE:
-                continue
-            try:
-                yield record, self._call(record, where, event, links)
-            except InputError as error:
-                yield record, error
+            yield entry.record, call
         if duplicates:
             logger.info(
                 "skipped %d CloudTrail events with a repeated eventID", duplicates
@@ -283,35 +299,66 @@ def unmapped_operations(calls: Iterable[Mapping[str, Any]]) -> list[tuple[str, i
 # Reading the shapes.
 
 
-def _events_of(record: RawRecord) -> Iterator[tuple[str, dict[str, Any]]]:
+@dataclass(frozen=True)
+class _Entry:
+    """One event of a file, or the error that it cannot be read as an event.
+
+    ``record`` has the location of the line that contains the event and, inside a
+    ``Records`` or ``Events`` document, the event element as its value. ``where``
+    is the event's path prefix in the document, such as ``Records[3].``.
+    """
+
+    record: RawRecord
+    where: str
+    event: dict[str, Any] | InputError
+
+
+def _entries_of(record: RawRecord) -> list[_Entry]:
+    """Split a record into its events, turning each unreadable element into an error.
+
+    Raises
+    ------
+    InputError
+        If the record is neither a CloudTrail document nor an event.
+    """
     value = record.value
-    if isinstance(value, dict) and isinstance(value.get("Records"), list):
-        for index, item in enumerate(value["Records"]):
-            yield from _one_event(record, item, f"Records[{index}].")
-    elif isinstance(value, dict) and isinstance(value.get("Events"), list):
-        for index, item in enumerate(value["Events"]):
-            yield from _one_event(record, item, f"Events[{index}].")
-    else:
-        yield from _one_event(record, value, "")
+    for key in ("Records", "Events"):
+        if isinstance(value, dict) and isinstance(value.get(key), list):
+            return [
+                _element_entry(record, item, f"{key}[{index}].")
+                for index, item in enumerate(value[key])
+            ]
+    where, event = _one_event(record, value, "")
+    return [_Entry(record, where, event)]
 
 
-def _one_event(
-    record: RawRecord, value: Any, where: str
-) -> Iterator[tuple[str, dict[str, Any]]]:
+def _element_entry(record: RawRecord, item: Any, where: str) -> _Entry:
+    element = replace(record, value=item)
+    try:
+        where, event = _one_event(element, item, where)
+    except InputError as error:
+        return _Entry(element, where, error)
+    return _Entry(element, where, event)
+
+
+def _one_event(record: RawRecord, value: Any, where: str) -> tuple[str, dict[str, Any]]:
     if isinstance(value, dict) and "CloudTrailEvent" in value:
         where = f"{where}CloudTrailEvent."
         try:
             value = json.loads(value["CloudTrailEvent"])
         except (TypeError, json.JSONDecodeError) as error:
             reason = f"CloudTrailEvent is not JSON text of an event: {error}"
-            raise record_error(record, reason, field=where.rstrip(".")) from error
+            hint = "expected the event as JSON text, as lookup-events writes it"
+            raise record_error(
+                record, reason, field=where.rstrip("."), hint=hint
+            ) from error
     if not isinstance(value, dict) or not (
         "eventTime" in value or "eventName" in value
     ):
         reason = "not a CloudTrail event: eventTime and eventName are missing"
         hint = 'expected an event, {"Records": [...]} or lookup-events output'
         raise record_error(record, reason, field=where.rstrip(".") or None, hint=hint)
-    yield where, value
+    return where, value
 
 
 def _is_event(value: Any) -> bool:
@@ -421,12 +468,12 @@ def _event_time(value: Any, record: RawRecord, field: str) -> str:
 
 
 def _session_links(
-    events: list[tuple[RawRecord, str, dict[str, Any]]],
+    events: Iterable[dict[str, Any]],
 ) -> dict[str, tuple[str | None, str | None]]:
     # Access key id of each issued session -> (issuing role ARN, caller's access key
     # id). Role chains are followed through these keys, never through role names.
     links: dict[str, tuple[str | None, str | None]] = {}
-    for _, _, event in events:
+    for event in events:
         name = text_or_none(event.get("eventName"))
         if name not in ASSUME_ROLE_EVENTS or event.get("errorCode"):
             continue
