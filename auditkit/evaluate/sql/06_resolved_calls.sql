@@ -1,47 +1,6 @@
 -- Each call with the permission it needs, its coverage and the columns its finding
--- carries (all but the arguments), in one table that every later step reads.
-
--- Each catalog template as the literal text before its first placeholder and up to
--- four (argument, literal text up to the next argument) slots, so that most calls fill
--- their template in one row. A piece's slot is the number of argument pieces up to and
--- including it. template_pieces is built from the catalog by the runner.
-CREATE OR REPLACE TEMP TABLE ak_templates AS
-WITH numbered AS (
-    SELECT
-        tool,
-        position,
-        literal,
-        argument,
-        count(argument) OVER (
-            PARTITION BY tool
-            ORDER BY position
-            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-        ) AS slot
-    FROM ak_template_pieces
-),
-slots AS (
-    SELECT
-        tool,
-        slot,
-        max(argument) AS argument,
-        coalesce(string_agg(literal, '' ORDER BY position), '') AS text
-    FROM numbered
-    GROUP BY tool, slot
-)
-SELECT
-    tool,
-    max(slot) AS argument_count,
-    max(CASE WHEN slot = 0 THEN text END) AS prefix,
-    max(CASE WHEN slot = 1 THEN argument END) AS argument_1,
-    max(CASE WHEN slot = 1 THEN text END) AS text_1,
-    max(CASE WHEN slot = 2 THEN argument END) AS argument_2,
-    max(CASE WHEN slot = 2 THEN text END) AS text_2,
-    max(CASE WHEN slot = 3 THEN argument END) AS argument_3,
-    max(CASE WHEN slot = 3 THEN text END) AS text_3,
-    max(CASE WHEN slot = 4 THEN argument END) AS argument_4,
-    max(CASE WHEN slot = 4 THEN text END) AS text_4
-FROM slots
-GROUP BY tool;
+-- carries (all but the arguments), in one table that every later step reads. Templates
+-- with up to four placeholders are filled from ak_templates in one row per call.
 
 -- Calls whose template has more than four placeholders, filled piece by piece.
 CREATE OR REPLACE TEMP TABLE ak_filled AS
@@ -60,48 +19,6 @@ JOIN ak_templates AS t ON t.tool = c.tool
 JOIN ak_template_pieces AS p ON p.tool = c.tool
 WHERE c.resource IS NULL AND t.argument_count > 4
 GROUP BY c.call_id;
-
--- Entitlement coverage: the loaded coverage intervals, or else from the earliest grant
--- or membership onwards, merged into disjoint intervals so that an instant lies in at
--- most one. Intervals that touch or overlap merge; empty ones cover nothing.
-CREATE OR REPLACE TEMP TABLE ak_coverage AS
-WITH spans AS (
-    SELECT valid_from, coalesce(valid_to, TIMESTAMP '9999-12-31') AS valid_to
-    FROM coverage
-    UNION ALL
-    SELECT min(valid_from), TIMESTAMP '9999-12-31'
-    FROM (
-        SELECT valid_from FROM grants
-        UNION ALL
-        SELECT valid_from FROM memberships
-    )
-    WHERE NOT EXISTS (SELECT 1 FROM coverage)
-    HAVING min(valid_from) IS NOT NULL
-),
-reaches AS (
-    SELECT
-        valid_from,
-        valid_to,
-        max(valid_to) OVER (
-            ORDER BY valid_from, valid_to
-            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-        ) AS reach_before
-    FROM spans
-    WHERE valid_to > valid_from
-),
-islands AS (
-    SELECT
-        valid_from,
-        valid_to,
-        sum(CASE WHEN valid_from <= reach_before THEN 0 ELSE 1 END) OVER (
-            ORDER BY valid_from, valid_to
-            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-        ) AS island
-    FROM reaches
-)
-SELECT min(valid_from) AS valid_from, max(valid_to) AS valid_to
-FROM islands
-GROUP BY island;
 
 -- A template is filled only for a call without its own resource. A call is mapped
 -- when it has an action and a resource, from itself or the catalog.
