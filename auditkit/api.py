@@ -36,8 +36,9 @@ class AuditWorkspace(Workspace):
         engine: str = "duckdb",
         spark: SparkSession | None = None,
         staging: str | Path | None = None,
+        full: bool = False,
     ) -> EvaluationSummary:
-        """Evaluate every loaded call, replacing the findings and windows tables.
+        """Evaluate the loaded calls, replacing the findings and windows tables.
 
         Parameters
         ----------
@@ -49,9 +50,13 @@ class AuditWorkspace(Workspace):
         staging
             Where the Spark engine writes its Parquet inputs and results; a
             temporary folder when not given.
+        full
+            Evaluate every call. By default DuckDB re-evaluates only the calls that
+            new loads and entitlement changes can touch, with the same findings as
+            a full run (see ``docs/incremental.md``); Spark always runs in full.
         """
         if engine == "duckdb":
-            return evaluate(self.connection, self.settings)
+            return evaluate(self.connection, self.settings, incremental=not full)
         if engine == "spark":
             # PySpark is an optional extra: imported only when Spark is asked for.
             from auditkit.evaluate.spark import (  # noqa: PLC0415

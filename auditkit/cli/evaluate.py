@@ -19,7 +19,9 @@ from auditkit.models import Verdict
 
 HELP = """Evaluate every loaded call and print the count of each verdict.
 
-Writes the findings and stale_windows tables of the workspace. With --engine
+Writes the findings and stale_windows tables of the workspace. Only the calls that
+new loads and entitlement changes can touch are evaluated again, with the same
+findings as a full run; --full evaluates every call. With --engine
 spark the same rules run on Apache Spark (needs a Java runtime); the findings are
 the same as DuckDB's.
 
@@ -44,7 +46,10 @@ def print_summary(summary: EvaluationSummary) -> None:
         [verdict.value, summary.verdicts.get(verdict.value, 0)] for verdict in Verdict
     ]
     rows.append(["stale-authority windows", summary.stale_windows])
-    print_table(f"{summary.calls} calls evaluated", ["verdict", "calls"], rows)
+    title = f"{summary.calls} calls evaluated"
+    if summary.incremental:
+        title = f"{summary.calls} calls, {summary.evaluated} evaluated again"
+    print_table(title, ["verdict", "calls"], rows)
 
 
 @reports_errors
@@ -69,8 +74,16 @@ def evaluate_command(
             "one every executor can read. [default: a temporary folder]",
         ),
     ] = None,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Evaluate every call, not only those that changes since the last "
+            "evaluation can touch (DuckDB engine).",
+        ),
+    ] = False,
 ) -> None:
-    """Evaluate every loaded call."""
+    """Evaluate the loaded calls."""
     import auditkit
 
     with auditkit.open(workspace) as ws:
@@ -80,7 +93,7 @@ def evaluate_command(
             session = spark_session(spark_master or ws.settings.spark_master)
             summary = ws.evaluate(engine="spark", spark=session, staging=spark_staging)
         else:
-            summary = ws.evaluate()
+            summary = ws.evaluate(full=full)
     print_summary(summary)
 
 
