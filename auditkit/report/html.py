@@ -22,9 +22,13 @@ from markupsafe import Markup
 import auditkit
 from auditkit.errors import AuditkitError
 from auditkit.report import charts
-from auditkit.report.exports import write_findings_csv, write_findings_parquet
+from auditkit.report.exports import (
+    cleaned_findings,
+    write_cleaned_csv,
+    write_cleaned_parquet,
+)
 from auditkit.report.manifest import build_manifest, write_json
-from auditkit.report.ocsf import write_ocsf_jsonl
+from auditkit.report.ocsf import write_cleaned_ocsf
 from auditkit.report.period import REPORTED_VERDICTS, Period, table_exists
 from auditkit.report.summary import SEVERITY_ORDER, summarize
 from auditkit.review.diff import PeriodDiff, diff_chart
@@ -147,11 +151,16 @@ def write_report(
     paths = _output_paths(folder)
     version = auditkit.__version__
 
-    findings = write_findings_csv(con, paths["findings.csv"], period)
-    write_findings_parquet(con, paths["findings.parquet"], period)
-    ocsf_findings = write_ocsf_jsonl(
-        con, paths["findings.ocsf.jsonl"], period, product_version=version
-    )
+    # The three exports read one temporary table, so the rows are cleaned and sorted
+    # once.
+    with cleaned_findings(
+        con, period, reported_verdicts=REPORTED_VERDICTS, materialize=True
+    ) as cleaned:
+        findings = write_cleaned_csv(cleaned, paths["findings.csv"])
+        write_cleaned_parquet(cleaned, paths["findings.parquet"])
+        ocsf_findings = write_cleaned_ocsf(
+            cleaned, paths["findings.ocsf.jsonl"], product_version=version
+        )
     summary = summarize(con, period)
     review = review_sections(con, period)
     summary.update(review.summary)
