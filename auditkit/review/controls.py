@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
 
 from auditkit.models.codes import Flag, ReasonCode, Verdict
+from auditkit.report.exports import period_filter
 from auditkit.report.period import Period, table_exists
 from auditkit.safety import clean_text
 
@@ -35,6 +36,8 @@ CodeKind = Literal["verdict", "reason", "flag"]
 HTML_IDS_PER_CONTROL = 10
 # Finding ids listed per control in the summary JSON. findings.csv contains all.
 SUMMARY_IDS_PER_CONTROL = 1000
+# Controls that control_summary can count in one pass: one bit each of a BIGINT mask.
+_MAX_MASKED_CONTROLS = 63
 
 
 class Framework(BaseModel):
@@ -144,11 +147,14 @@ def control_summary(
     *,
     since: datetime | str | None = None,
     until: datetime | str | None = None,
+    max_ids: int | None = SUMMARY_IDS_PER_CONTROL,
 ) -> pd.DataFrame:
-    """Count the findings behind each control, with their ids.
+    """Count the findings behind each control, with the first of their ids.
 
     Reads ``findings`` and, when the workspace has it, ``drift_findings`` (by
     reason code, a drift finding belonging to the period its ``period_start`` is in).
+    DuckDB counts and picks the ids, so the frame stays small however many findings
+    there are.
 
     Parameters
     ----------
@@ -156,13 +162,16 @@ def control_summary(
         Connection to an evaluated workspace.
     since, until
         Half-open period on the call time; ``None`` leaves that end open.
+    max_ids
+        Finding ids listed per control, the smallest first; ``None`` lists them all.
 
     Returns
     -------
     pandas.DataFrame
         One row per control in the mapping, in file order: ``framework``,
-        ``control_id``, ``title``, ``findings`` (distinct findings, 0 when none) and
-        ``finding_ids`` (sorted list).
+        ``control_id``, ``title``, ``findings`` (distinct findings, 0 when none, never
+        capped) and ``finding_ids`` (sorted list of at most ``max_ids``; a missing id
+        is ``None`` and comes last).
 
     Examples
     --------
@@ -182,19 +191,14 @@ def control_summary(
         [control.model_dump() for control in mapping.controls],
         columns=["framework", "id", "title"],
     ).rename(columns={"id": "control_id"})
-    hits = _finding_controls(con, Period.of(since, until), mapping.rows())
+    counts = _control_counts(con, Period.of(since, until), mapping, max_ids)
 
-    # Sort and deduplicate once for all controls; a Python function per group took
-    # most of the report's time at a million findings.
-    unique = hits.drop_duplicates().sort_values(["control_id", "finding_id"])
-    grouped = {
-        str(control_id): ids.to_numpy(dtype=object).tolist()
-        for control_id, ids in unique.groupby("control_id", sort=False)["finding_id"]
-    }
-    controls["finding_ids"] = [
-        grouped.get(control_id, []) for control_id in controls["control_id"]
+    empty: tuple[int, list[str | None]] = (0, [])
+    found = [
+        counts.get(str(control_id), empty) for control_id in controls["control_id"]
     ]
-    controls["findings"] = controls["finding_ids"].map(len)
+    controls["findings"] = pd.Series([count for count, _ in found], dtype="int64")
+    controls["finding_ids"] = pd.Series([ids for _, ids in found], dtype=object)
     return controls[["framework", "control_id", "title", "findings", "finding_ids"]]
 
 
@@ -221,7 +225,8 @@ def render_controls_html(summary: pd.DataFrame) -> str:
             f'<td class="mono">{_escape(row["control_id"])}</td>'
             f"<td>{_escape(row['title'])}</td>"
             f'<td class="num">{int(row["findings"])}</td>'
-            f'<td class="id">{_ids_text(list(row["finding_ids"]))}</td></tr>'
+            f'<td class="id">{_ids_text(row["finding_ids"], int(row["findings"]))}'
+            "</td></tr>"
         )
     rows.extend(["</table>", _sources_list(), "</section>"])
     return "\n".join(rows)
@@ -230,64 +235,158 @@ def render_controls_html(summary: pd.DataFrame) -> str:
 def controls_to_dict(summary: pd.DataFrame) -> list[dict[str, Any]]:
     """Return the frame of :func:`control_summary` as JSON data for the summary file.
 
-    Each control lists at most ``SUMMARY_IDS_PER_CONTROL`` finding ids and reports how
-    many it left out. ``findings`` is always the full count.
+    Each control lists at most ``SUMMARY_IDS_PER_CONTROL`` finding ids, cleaned
+    (:func:`~auditkit.safety.clean_text`), and reports how many it left out.
+    ``findings`` is always the full count.
     """
     records = []
     for row in summary.to_dict("records"):
-        ids = [str(value) for value in row["finding_ids"]]
+        ids = [_clean_id(value) for value in row["finding_ids"]]
+        listed = ids[:SUMMARY_IDS_PER_CONTROL]
         records.append(
             {
                 "framework": str(row["framework"]),
                 "control_id": str(row["control_id"]),
                 "title": str(row["title"]),
                 "findings": int(row["findings"]),
-                "finding_ids": ids[:SUMMARY_IDS_PER_CONTROL],
-                "finding_ids_omitted": max(0, len(ids) - SUMMARY_IDS_PER_CONTROL),
+                "finding_ids": listed,
+                "finding_ids_omitted": max(0, int(row["findings"]) - len(listed)),
             }
         )
     return records
 
 
-def _finding_controls(
-    con: duckdb.DuckDBPyConnection, period: Period, pairs: pd.DataFrame
-) -> pd.DataFrame:
-    if not table_exists(con, "findings"):
-        return pd.DataFrame({"finding_id": [], "control_id": []}, dtype=object)
-    where, params = period.where("ts")
+def _control_counts(
+    con: duckdb.DuckDBPyConnection,
+    period: Period,
+    mapping: ControlMapping,
+    max_ids: int | None,
+) -> dict[str, tuple[int, list[str | None]]]:
+    # Each control's distinct findings: their number and the first max_ids ids. Every
+    # finding gets a bit mask of its controls (verdict, reason and flags together),
+    # so that one pass counts them all. Findings that share an id share one mask.
+    control_ids = [control.id for control in mapping.controls]
+    if len(control_ids) > _MAX_MASKED_CONTROLS:
+        message = (
+            f"cannot count {len(control_ids)} controls: control_summary counts at "
+            f"most {_MAX_MASKED_CONTROLS}, one bit each of a 64-bit mask"
+        )
+        raise ValueError(message)
+    masks = _finding_masks_sql(con, period, mapping, control_ids)
+    if masks is None:
+        return {}
+    sql, params = masks
+
+    measures = []
+    for bit in range(len(control_ids)):
+        has = f"mask & {1 << bit} <> 0"
+        measures.append(
+            f"count(*) FILTER (WHERE {has}), "
+            f"{_first_ids_sql(max_ids)} FILTER (WHERE {has}), "
+            f"coalesce(bool_or(finding_id IS NULL) FILTER (WHERE {has}), false)"
+        )
+    if max_ids is not None and max_ids > 0:
+        params["max_ids"] = max_ids
     # S608: the SQL joins fixed text; values and the mapping are parameters.
-    codes = con.execute(
+    rows = con.execute(
         f"""
-        WITH f AS (SELECT finding_id, verdict, reason, flags FROM findings
-                   WHERE {where})
-        SELECT finding_id, 'verdict' AS kind, verdict AS code FROM f
-        UNION ALL SELECT finding_id, 'reason', reason FROM f
-        UNION ALL SELECT finding_id, 'flag', unnest(string_split(flags, ','))
-        FROM f WHERE coalesce(flags, '') <> ''
+        WITH masks AS ({sql}),
+        findings_masks AS (
+            SELECT finding_id, bit_or(mask) AS mask FROM masks GROUP BY finding_id
+        )
+        SELECT {", ".join(measures)} FROM findings_masks WHERE mask <> 0
         """,  # noqa: S608
         params,
-    ).df()
+    ).fetchall()
+
+    values = rows[0]
+    counts: dict[str, tuple[int, list[str | None]]] = {}
+    for index, control_id in enumerate(control_ids):
+        findings, first_ids, has_null_id = values[3 * index : 3 * index + 3]
+        if not findings:
+            continue
+        # A missing id counts as a finding and is listed after the others, where
+        # max_ids leaves room for it.
+        ids: list[str | None] = [
+            value for value in first_ids or [] if value is not None
+        ]
+        if has_null_id and (max_ids is None or len(ids) < max_ids):
+            ids.append(None)
+        counts[control_id] = (int(findings), ids)
+    return counts
+
+
+def _first_ids_sql(max_ids: int | None) -> str:
+    # min(x, n) keeps the n smallest values without sorting the whole group.
+    if max_ids is None:
+        return "list(finding_id ORDER BY finding_id)"
+    if max_ids > 0:
+        return "min(finding_id, $max_ids)"
+    return "first(CAST([] AS VARCHAR[]))"
+
+
+def _finding_masks_sql(
+    con: duckdb.DuckDBPyConnection,
+    period: Period,
+    mapping: ControlMapping,
+    control_ids: list[str],
+) -> tuple[str, dict[str, Any]] | None:
+    # One row per finding and per drift finding with the mask of the controls its
+    # verdict, reason and flags bear on.
+    if not table_exists(con, "findings"):
+        return None
+    params: dict[str, Any] = {}
+    for kind in ("verdict", "reason", "flag"):
+        codes = mapping.mappings.get(kind, {})
+        params[f"{kind}_codes"] = list(codes)
+        params[f"{kind}_masks"] = [
+            sum(1 << control_ids.index(control) for control in set(entry.controls))
+            for entry in codes.values()
+        ]
+
+    def mask_of(kind: str, code: str) -> str:
+        position = f"list_position(CAST(${kind}_codes AS VARCHAR[]), {code})"
+        return f"coalesce(list_extract(CAST(${kind}_masks AS BIGINT[]), {position}), 0)"
+
+    flags = (
+        f"coalesce(list_reduce(list_transform(string_split(flags, ','), "
+        f"lambda flag: {mask_of('flag', 'flag')}), lambda a, b: a | b), 0)"
+    )
+    where, period_params = period_filter(period, "ts")
+    params |= period_params
+    # S608: the SQL joins fixed text; values and the mapping are parameters.
+    sql = f"""
+        SELECT finding_id,
+               {mask_of("verdict", "verdict")} | {mask_of("reason", "reason")}
+               | {flags} AS mask
+        FROM findings WHERE {where}
+    """  # noqa: S608
     if table_exists(con, "drift_findings"):
-        drift_where, drift_params = period.where("period_start")
+        drift_where, drift_params = period_filter(period, "period_start")
         # S608: the SQL joins fixed text; values are parameters.
-        drift = con.execute(
-            "SELECT finding_id, 'reason' AS kind, reason AS code "  # noqa: S608
-            f"FROM drift_findings WHERE {drift_where}",
-            drift_params,
-        ).df()
-        codes = pd.concat([codes, drift], ignore_index=True)
-    return codes.merge(pairs, on=["kind", "code"])[["finding_id", "control_id"]]
+        sql += (
+            f"UNION ALL SELECT finding_id, {mask_of('reason', 'reason')} "  # noqa: S608
+            f"FROM drift_findings WHERE {drift_where}"
+        )
+        params |= drift_params
+    return sql, params
 
 
 def _escape(value: Any) -> str:
     return html.escape(clean_text(str(value)))
 
 
-def _ids_text(ids: list[str]) -> str:
-    shown = ", ".join(_escape(value) for value in ids[:HTML_IDS_PER_CONTROL])
-    if len(ids) > HTML_IDS_PER_CONTROL:
-        shown += f" and {len(ids) - HTML_IDS_PER_CONTROL} more"
-    return shown
+def _ids_text(ids: list[str | None], total: int) -> str:
+    # The first ids and how many findings the cell leaves out of ``total``.
+    shown = list(ids[:HTML_IDS_PER_CONTROL])
+    text = ", ".join(_escape(value) for value in shown)
+    if total > len(shown):
+        text += f" and {total - len(shown)} more"
+    return text
+
+
+def _clean_id(value: str | None) -> str | None:
+    return None if value is None else clean_text(str(value))
 
 
 def _sources_list() -> str:
