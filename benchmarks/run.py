@@ -40,6 +40,7 @@ ALL_STAGES = (
     "export_parquet",
     "report",
     "pandas_baseline",
+    "increment",
 )
 
 
@@ -125,6 +126,7 @@ def run_size(
             "calls": str(world.calls_parquet),
             "out": str(folder / "baseline.parquet"),
         },
+        "increment": {"calls": str(world.calls_parquet), "folder": str(folder)},
     }
     results: dict[str, Any] = {"calls": calls, "world_seconds": world.seconds}
     for stage in stages:
@@ -154,6 +156,16 @@ def run_size(
 def _cell(result: dict[str, Any]) -> str:
     if "error" in result:
         return f"failed: {result['error']}"
+    if "full_over_increment" in result:
+        return (
+            f"{result['seconds']:9.2f} s for the last day "
+            f"({result['load_seconds']:.2f} s load, "
+            f"{result['evaluate_seconds']:.2f} s evaluating "
+            f"{result['evaluated']:,} calls) against {result['full_seconds']:.2f} s "
+            f"for all {result['month_calls']:,}: "
+            f"{result['full_over_increment']:.1f}x, "
+            f"{result['differing_findings']} findings differ"
+        )
     return (
         f"{result['seconds']:9.2f} s {result['calls_per_second']:>13,.0f} calls/s "
         f"{result['peak_rss_mb']:8.0f} MiB peak RSS"
@@ -177,6 +189,10 @@ def targets(size: dict[str, Any]) -> dict[str, Any]:
     read_json = size.get("read_json", {})
     if "seconds" in load_jsonl and "seconds" in read_json:
         checks["jsonl_vs_read_json"] = read_json["seconds"] / load_jsonl["seconds"]
+    increment = size.get("increment", {})
+    if "full_over_increment" in increment:
+        checks["full_over_increment"] = increment["full_over_increment"]
+        checks["increment_equals_full"] = increment["differing_findings"] == 0
     report = size.get("report", {})
     if "seconds" in report:
         checks["report_seconds"] = report["seconds"]

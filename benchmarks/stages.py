@@ -21,6 +21,8 @@ from auditkit.report.exports import write_findings_csv, write_findings_parquet
 from auditkit.report.html import write_report
 from auditkit.workspace import Workspace
 from benchmarks.baseline import run_baseline
+from benchmarks.synthetic import DAYS as SYNTHETIC_DAYS
+from benchmarks.synthetic import write_month
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -106,7 +108,7 @@ def evaluate_steps(arguments: dict[str, Any]) -> dict[str, Any]:
     with Workspace.open(arguments["workspace"], **_settings(arguments)) as workspace:
         con = workspace.connection
         catalog = con.sql("SELECT tool, resource_template FROM catalog").df()
-        params = {"case_sensitive_namespaces": []}
+        params: dict[str, object] = {"case_sensitive_namespaces": []}
         con.execute("BEGIN TRANSACTION")
         con.register("ak_template_pieces_frame", template_pieces(catalog))
         con.execute(
@@ -124,6 +126,79 @@ def evaluate_steps(arguments: dict[str, Any]) -> dict[str, Any]:
         seconds = time.perf_counter() - started
         con.execute("ROLLBACK")
     return {"seconds": seconds, "steps": steps}
+
+
+def increment(arguments: dict[str, Any]) -> dict[str, Any]:
+    """Time one day's increment of a 30-day workspace against a full evaluation.
+
+    The world's calls are squeezed into 30 days and split into days 1-29 and day 30;
+    day 30 also brings one entitlement change (a deny for one group, from noon). One
+    workspace loads everything and evaluates in full; the other evaluates days 1-29,
+    then loads day 30 and the change and evaluates incrementally. Both must hold the
+    same findings.
+    """
+    folder = Path(arguments["folder"])
+    days = write_month(
+        Path(arguments["calls"]), folder, span_days=SYNTHETIC_DAYS, month_days=30
+    )
+    full_path = folder / "month-full.duckdb"
+    growing_path = folder / "month-increment.duckdb"
+    for path in (full_path, growing_path):
+        path.unlink(missing_ok=True)
+
+    with Workspace.open(full_path, **_settings(arguments)) as workspace:
+        workspace.load(arguments["entitlements"])
+        workspace.load(days.first, "calls")
+        workspace.load(days.last, "calls")
+        workspace.load(days.change, "grants")
+        started = time.perf_counter()
+        run_evaluation(workspace.connection, workspace.settings)
+        full_seconds = time.perf_counter() - started
+
+    with Workspace.open(growing_path, **_settings(arguments)) as workspace:
+        workspace.load(arguments["entitlements"])
+        workspace.load(days.first, "calls")
+        run_evaluation(workspace.connection, workspace.settings, incremental=True)
+        started = time.perf_counter()
+        workspace.load(days.last, "calls")
+        workspace.load(days.change, "grants")
+        loaded = time.perf_counter()
+        summary = run_evaluation(
+            workspace.connection, workspace.settings, incremental=True
+        )
+        finished = time.perf_counter()
+        calls = summary.calls
+
+    differing = _differing_findings(full_path, growing_path)
+    return {
+        "seconds": finished - started,
+        "full_seconds": full_seconds,
+        "load_seconds": loaded - started,
+        "evaluate_seconds": finished - loaded,
+        "month_calls": calls,
+        "evaluated": summary.evaluated,
+        "incremental": summary.incremental,
+        "reason": summary.reason,
+        "full_over_increment": full_seconds / (finished - started),
+        "differing_findings": differing,
+    }
+
+
+def _differing_findings(first: Path, second: Path) -> int:
+    con = duckdb.connect()
+    con.execute("ATTACH ? AS first (READ_ONLY)", [str(first)])
+    con.execute("ATTACH ? AS second (READ_ONLY)", [str(second)])
+    rows = con.execute(
+        """
+        SELECT count(*) FROM (
+            (SELECT * FROM first.findings EXCEPT ALL SELECT * FROM second.findings)
+            UNION ALL
+            (SELECT * FROM second.findings EXCEPT ALL SELECT * FROM first.findings)
+        )
+        """
+    ).fetchall()
+    con.close()
+    return int(rows[0][0])
 
 
 def export_csv(arguments: dict[str, Any]) -> dict[str, Any]:
@@ -174,6 +249,7 @@ STAGES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "floor": floor,
     "evaluate": evaluate,
     "evaluate_steps": evaluate_steps,
+    "increment": increment,
     "export_csv": export_csv,
     "export_parquet": export_parquet,
     "report": report,

@@ -273,6 +273,64 @@ def _write_calls(
     )
 
 
+@dataclass(frozen=True)
+class Month:
+    """Files of a month-long workspace: two loads of calls and a change of grants."""
+
+    first: Path
+    last: Path
+    change: Path
+
+
+def write_month(
+    calls_parquet: Path, folder: Path, *, span_days: int, month_days: int
+) -> Month:
+    """Squeeze a world's calls into ``month_days`` days and split off the last day.
+
+    The last day also brings a deny of every action of one namespace to one group,
+    from noon of that day, so that an increment has an entitlement change to handle.
+    """
+    month = Month(
+        first=folder / "month-calls-before-last-day.parquet",
+        last=folder / "month-calls-last-day.parquet",
+        change=folder / "month-grants-last-day.parquet",
+    )
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    params = {
+        "calls": str(calls_parquet),
+        "start": START,
+        "factor": span_days / month_days,
+        "last_day": month_days - 1,
+    }
+    squeezed = """
+        SELECT * REPLACE (
+            make_timestamp(CAST(
+                epoch_us(CAST($start AS TIMESTAMPTZ))
+                + (epoch_us(ts) - epoch_us(CAST($start AS TIMESTAMPTZ))) / $factor
+                AS BIGINT
+            ))::TIMESTAMPTZ AS ts
+        )
+        FROM read_parquet($calls)
+    """
+    last_day = "CAST($start AS TIMESTAMPTZ) + to_days(CAST($last_day AS INTEGER))"
+    _copy(con, f"SELECT * FROM ({squeezed}) WHERE ts < {last_day}", month.first, params)
+    _copy(con, f"SELECT * FROM ({squeezed}) WHERE ts >= {last_day}", month.last, params)
+    _copy(
+        con,
+        f"""
+        SELECT 'deny-last-day' AS grant_id, 'group' AS principal_type,
+               'g000' AS principal_id, 'deny' AS effect, 'svc00:*' AS action,
+               '*' AS resource, {last_day} + INTERVAL 12 HOUR AS valid_from,
+               CAST(NULL AS TIMESTAMPTZ) AS valid_to
+        """,
+        month.change,
+        params,
+    )
+    con.close()
+    return month
+
+
 def _write_calls_jsonl(
     con: duckdb.DuckDBPyConnection, parquet: Path, path: Path
 ) -> None:
