@@ -59,9 +59,17 @@ _LINE_ENDS = {"\\n": "\n", "\\r\\n": "\r\n"}
 # A byte that no valid JSON text contains unescaped: the one-column line reader splits
 # on it, so a file that contains it is read by the record-by-record path.
 _LINE_DELIMITER = "\x01"
+# A line that contains only the characters Python's bytes.strip() removes is blank.
+_BLANK = " \t\n\r\x0b\x0c"
 # Lines whose JSON DuckDB accepts and Python's json module rejects (a trailing comma,
 # NaN or Infinity), and CSV cells read as JSON, go back through pydantic.
 _LENIENT_JSON = r",\s*[\]}]|NaN|Infinity"
+# DuckDB writes a control character as \u001F where Python's json.dumps writes
+# \u001f, and a float from 1e16 up or under 1e-4 without the exponent Python uses
+# (10000000000000000.0 for 1e+16, 0.000025 for 2.5e-05) or with a shorter one (1e21
+# for 1e+21). JSON text with an escape or such a number goes back through pydantic.
+# The pattern also matches inside strings, which only costs speed.
+_NUMBER_WRITTEN_DIFFERENTLY = r"[0-9][eE]|[0-9]{17}\.|0\.0000"
 _TIMESTAMP = (
     r"^([0-9]{4})-([0-9]{2})-([0-9]{2})[T ]([01][0-9]|2[0-3]):([0-5][0-9])"
     r"(:[0-5][0-9])?([.,][0-9]{1,9})?(Z|z|[+-][0-9]{2}:?[0-9]{2})?$"
@@ -422,7 +430,9 @@ def _stage_jsonl(
         "CASE WHEN json_type(CASE WHEN json_valid(column0) THEN column0 END) "
         "= 'OBJECT' THEN column0 END AS object "
         f"FROM {_line_reader(new_line)} WITH ORDINALITY "
-        "WHERE trim(column0, ' \t\r') <> '')"
+        # Blank lines are those Python's bytes.strip() empties, as the record-by-record
+        # reader skips them.
+        "WHERE trim(column0, $blank) <> '')"
     )
     _create_rows(
         connection,
@@ -431,7 +441,7 @@ def _stage_jsonl(
         sources,
         source,
         settings,
-        {"file": str(path), "compression": _compression(path)},
+        {"file": str(path), "compression": _compression(path), "blank": _BLANK},
     )
     return _LINE_ENDS[new_line]
 
@@ -596,6 +606,7 @@ def _create_rows(  # noqa: PLR0917 - each argument is one part of the query
     parameters: dict[str, Any] = {
         "zone": settings.default_timezone,
         "lenient": _LENIENT_JSON,
+        "numbers": _NUMBER_WRITTEN_DIFFERENTLY,
         **(extra or {}),
     }
     checked = []
@@ -722,7 +733,8 @@ def _json_object(value: str) -> str:
     keys = f"json_keys(CASE WHEN json_type({value}) = 'OBJECT' THEN {value} END)"
     return (
         f"CASE WHEN json_type({value}) = 'OBJECT' "
-        f"AND len({keys}) = len(list_distinct({keys})) THEN json({value})::VARCHAR END"
+        f"AND len({keys}) = len(list_distinct({keys})) "
+        f"THEN {_written_as_python(f'json({value})::VARCHAR')} END"
     )
 
 
@@ -736,7 +748,24 @@ def _json_id_list(value: str) -> str:
     )
     return (
         f"CASE WHEN json_type({value}) = 'ARRAY' AND {sure} "
-        f"THEN json({value})::VARCHAR END"
+        f"THEN {_written_as_python(f'json({value})::VARCHAR')} END"
+    )
+
+
+def _written_as_python(minified: str) -> str:
+    # Return the JSON text when Python's json.dumps writes the same text, else NULL.
+    return (
+        f"list_transform([{minified}], lambda t: CASE WHEN NOT contains(t, '\\u') "
+        f"AND NOT {_number_written_differently('t')} THEN t END)[1]"
+    )
+
+
+def _number_written_differently(text: str) -> str:
+    # Each such number has a point or an exponent. Most JSON text has neither, and
+    # contains() is cheaper than the regular expression.
+    return (
+        f"((contains({text}, '.') OR contains({text}, 'e') OR contains({text}, 'E')) "
+        f"AND regexp_matches({text}, $numbers))"
     )
 
 

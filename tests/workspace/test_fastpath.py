@@ -327,3 +327,78 @@ def test_fast_formats() -> None:
     assert fastpath.fast_path_applies("parquet", "canonical")
     assert not fastpath.fast_path_applies("json", "canonical")
     assert not fastpath.fast_path_applies("jsonl", "otel")
+
+
+def test_vertical_space_lines_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Python's bytes.strip() also removes vertical tabs and form feeds.
+    path = tmp_path / "calls.jsonl"
+    good = json.dumps(GOOD_CALLS[0]).encode()
+    path.write_bytes(b"\x0c\n" + good + b"\n \x0b\t\n" + good.replace(b"c1", b"c2"))
+
+    fast, slow = load_both(tmp_path, monkeypatch, path, "calls")
+
+    assert len(stored(fast, "calls")) == 2
+    assert quarantined(fast) == []
+    assert_agree(fast, slow, "calls")
+
+
+NUMBERS_AND_ESCAPES: list[Any] = [
+    1e16,
+    -1e17,
+    1e21,
+    0.00001,
+    2.5e-5,
+    1e-7,
+    5e-324,
+    1.7976931348623157e308,
+    123456789012345678.0,
+    10**30,
+    -(10**30),
+    0.1,
+    0.0001,
+    1234567.0,
+    -0.0,
+    "\u001f",
+    "tab\there",
+    "\u00e9\u2028",
+    "back\\slash u0041",
+]
+
+
+@pytest.mark.parametrize("value", NUMBERS_AND_ESCAPES)
+def test_jsonl_objects_written_as_python(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: Any
+) -> None:
+    record = {"call_id": "c1", "ts": "2026-03-01T00:00:00Z", "tool": "t"}
+    lines = [
+        record | {"arguments": {"x": value}},
+        record | {"call_id": "c2", "arguments": {"a": {"x": [value]}}},
+        record | {"call_id": "c3", "actor_chain": ["bot", str(value)]},
+    ]
+    path = write_lines(tmp_path / "calls.jsonl", lines)
+
+    fast, slow = load_both(tmp_path, monkeypatch, path, "calls")
+
+    assert len(stored(fast, "calls")) == 3
+    assert_agree(fast, slow, "calls")
+
+
+def test_csv_objects_written_as_python(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "calls.csv"
+    path.write_text(
+        "call_id,ts,tool,arguments,actor_chain\n"
+        'c1,2026-03-01T00:00:00Z,t,"{""x"": 1e16}",\n'
+        'c2,2026-03-01T00:00:00Z,t,"{""x"": 0.000025}",\n'
+        'c3,2026-03-01T00:00:00Z,t,"{""x"": ""\\u001f""}","[""a\\u001fb""]"\n'
+        'c4,2026-03-01T00:00:00Z,t,"{""x"": 1.5}","[""a""]"\n',
+        encoding="utf-8",
+    )
+
+    fast, slow = load_both(tmp_path, monkeypatch, path, "calls")
+
+    assert len(stored(fast, "calls")) == 4
+    assert_agree(fast, slow, "calls")
