@@ -78,8 +78,8 @@ def evaluate_command(
         bool,
         typer.Option(
             "--full",
-            help="Evaluate every call, not only those that changes since the last "
-            "evaluation can touch (DuckDB engine).",
+            help="Evaluate every call, not only those that the changes since the "
+            "last evaluation can touch (DuckDB engine).",
         ),
     ] = False,
 ) -> None:
