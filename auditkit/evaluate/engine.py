@@ -53,11 +53,11 @@ _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 class EvaluationSummary:
     """Counts of one evaluation run.
 
-    ``calls`` and ``verdicts`` count every finding in the workspace after the run;
+    ``calls`` and ``verdicts`` count every finding in the workspace after the run.
     ``evaluated`` counts the calls this run evaluated, which is fewer than ``calls``
     when it was incremental. ``changed_since`` is the earliest instant at which the
-    entitlements differ from the previous run's, None when they do not (or on a full
-    run without a previous one).
+    entitlements differ from the previous run's. It is None when they do not differ,
+    and on a full run that did not compare them.
     """
 
     calls: int

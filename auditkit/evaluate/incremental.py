@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 
     from auditkit.settings import Settings
 
-# Above this share of the calls, replacing every finding costs less than deleting and
-# inserting the revisited ones, and gives the same rows.
+# Above this share of the calls, a full run replaces every finding instead of deleting
+# and inserting the revisited ones; both give the same rows. NOTE: 0.5 is a guess at the
+# break-even point, not a measured one.
 FULL_RUN_SHARE = 0.5
 
 STATE_DDL = (
@@ -114,7 +115,7 @@ _REVISIT_CONDITION = """
 
 @dataclass(frozen=True)
 class Plan:
-    """What an evaluation revisits: every call, or the calls of ``temp.calls``."""
+    """The choice of an evaluation: every call, or those copied to ``temp.calls``."""
 
     full: bool
     reason: str
@@ -146,7 +147,7 @@ def catalog_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def collect_entitlement_rows(con: duckdb.DuckDBPyConnection) -> None:
-    """Fingerprint the derived entitlement rows; the entitlement steps must have run."""
+    """Digest the derived entitlement rows; run after the entitlement steps."""
     con.execute(_ENTITLEMENT_ROWS_SQL)
 
 
@@ -155,9 +156,9 @@ def plan(
 ) -> Plan:
     """Compare the inputs with the last evaluation's and choose what to revisit.
 
-    ``collect_entitlement_rows`` must have run. When the plan is incremental,
-    ``temp.calls`` holds the calls to revisit and shadows the workspace's ``calls``
-    table for the call steps.
+    ``collect_entitlement_rows`` must have run. When the plan is incremental, the
+    calls to revisit are copied to ``temp.calls``, which shadows the workspace's
+    ``calls`` table for the call steps.
     """
     reason = _full_run_reason(con, rules, settings, catalog)
     if reason is not None:

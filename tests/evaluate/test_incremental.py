@@ -1,9 +1,10 @@
 """An incremental evaluation gives the findings of a full one, and revisits few calls.
 
-Worlds are loaded in two parts, the way a workspace grows: the calls before a cut with
-the first entitlements, evaluated; then the calls after the cut with one entitlement
-change, evaluated incrementally. The result must equal a full evaluation of the final
-inputs row for row, every column included.
+Worlds are loaded in two parts, the way a workspace grows. The first load brings the
+calls before a cut and the first entitlements, and is evaluated. The second brings the
+calls after the cut and one entitlement change, and is evaluated incrementally. The
+result must equal a full evaluation of the final inputs row for row, every column
+included.
 """
 
 from __future__ import annotations
@@ -24,12 +25,20 @@ from auditkit.evaluate import evaluate
 from auditkit.evaluate import incremental as increments
 from auditkit.models import INPUT_MODELS, InputKind
 from auditkit.workspace.schema import LOCATION_COLUMNS, all_ddl, model_columns
-from tests.reference.worlds import INSTANTS, events, memberships, worlds_and_grants
+from tests.reference.evaluator import World
+from tests.reference.worlds import (
+    INSTANTS,
+    bracketed,
+    events,
+    memberships,
+    policy_grant,
+    worlds_and_grants,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-    from tests.reference.evaluator import Record, World
+    from tests.reference.evaluator import Record
 
 THOROUGH = os.environ.get("AUDITKIT_PROFILE") == "thorough"
 
@@ -121,8 +130,8 @@ def assert_same_results(
 def connections() -> Iterator[tuple[duckdb.DuckDBPyConnection, ...]]:
     """Two in-memory DuckDBs: one grows and evaluates incrementally, one in full.
 
-    Small worlds often change most of their calls; the share above which the engine
-    switches to a full run is lifted, so that the incremental path always runs.
+    Small worlds often change most of their calls. The share of revisited calls above
+    which the engine switches to a full run is lifted, so the incremental path runs.
     """
     with (
         pytest.MonkeyPatch.context() as patch,
@@ -139,10 +148,24 @@ def changes(draw: st.DrawFn) -> tuple[World, dict[str, Any], datetime]:
 
     The change adds a grant, a membership or a lifecycle event, or removes a grant or
     a membership. Calls before the cut come in the first load, the others in the
-    second.
+    second. Half of the worlds get snapshot windows, permission boundaries and
+    excluded patterns, as the reference's snapshot worlds do, and some lose their
+    coverage spans, so that coverage derives from the earliest grant or membership.
     """
     effect = draw(st.sampled_from(["allow", "deny"]))
     world, extra = draw(worlds_and_grants(effect, conditional=None))
+    if draw(st.booleans()):
+        world = World.of(
+            calls=world.calls,
+            grants=[draw(policy_grant(draw(bracketed(g)))) for g in world.grants],
+            memberships=[draw(bracketed(link)) for link in world.memberships],
+            events=world.events,
+            catalog=world.catalog,
+            coverage=world.coverage,
+        )
+        extra = draw(policy_grant(draw(bracketed(extra))))
+    if draw(st.sampled_from([False, False, True])):
+        world = replace(world, coverage=())
     ids = {
         "user": sorted(
             {c["subject"] for c in world.calls if c.get("subject")} | {"u1"}
@@ -174,7 +197,8 @@ def changes(draw: st.DrawFn) -> tuple[World, dict[str, Any], datetime]:
     elif kind == "event":
         change = {"events": [{"event_id": "e_new", **draw(events(ids))}]}
     else:
-        change = {"memberships": [{"membership_id": "m_new", **draw(memberships(ids))}]}
+        link = draw(bracketed({"membership_id": "m_new", **draw(memberships(ids))}))
+        change = {"memberships": [link]}
     cut = draw(st.sampled_from(INSTANTS)) + draw(
         st.sampled_from([timedelta(0), timedelta(microseconds=1)])
     )
