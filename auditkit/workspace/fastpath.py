@@ -1,12 +1,14 @@
 """Vectorised loads of canonical JSONL, CSV and Parquet files, checked in SQL.
 
 DuckDB reads the file into a temporary table and one SQL pass checks every row
-against the rules of the canonical models. A row is accepted there only when the SQL
-is sure the pydantic model would accept it and store the same values. Every other
-row goes back through the pydantic model, which either accepts it or words the
-error: a wrong type, a naive timestamp, a malformed line, or a form the SQL does not
-judge, such as a timestamp near a daylight-saving change. Bad rows are rare, so
-their messages stay those of the record-by-record path at little cost.
+against the rules of the canonical models. For JSONL, DuckDB first stores the
+numbered lines and lists the model fields that the file names, so the checking pass
+looks up only those fields. A row is accepted there only when the SQL is sure the
+pydantic model would accept it and store the same values. Every other row goes back
+through the pydantic model, which either accepts it or words the error: a wrong
+type, a naive timestamp, a malformed line, or a form the SQL does not judge, such as
+a timestamp near a daylight-saving change. Bad rows are rare, so their messages stay
+those of the record-by-record path at little cost.
 
 File paths, the default time zone and enumeration codes reach DuckDB as query
 parameters; the SQL text names only tables, columns and model fields.
@@ -21,6 +23,7 @@ import logging
 import re
 import types
 import typing
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -52,6 +55,8 @@ FAST_FORMATS: tuple[FileFormat, ...] = ("jsonl", "csv", "parquet")
 Check = Literal["id", "text", "enum", "int", "instant", "object", "id_list", "other"]
 
 _ROWS_TABLE = "auditkit_fast_rows"
+_LINES_TABLE = "auditkit_fast_lines"
+_REPEATED_TABLE = "auditkit_fast_repeated"
 _BATCH_VIEW = "auditkit_fast_batch"
 _SCAN_CHUNK = 1 << 22
 _MAX_BRACKETS = 256
@@ -64,6 +69,7 @@ _BLANK = " \t\n\r\x0b\x0c"
 # Lines whose JSON DuckDB accepts and Python's json module rejects (a trailing comma,
 # NaN or Infinity), and CSV cells read as JSON, go back through pydantic.
 _LENIENT_JSON = r",\s*[\]}]|NaN|Infinity"
+_TRAILING_COMMA = re.compile(rb",\s*[\]}]")
 # DuckDB writes a control character as \u001F where Python's json.dumps writes
 # \u001f, and a float from 1e16 up or under 1e-4 without the exponent Python uses
 # (10000000000000000.0 for 1e+16, 0.000025 for 2.5e-05) or with a shorter one (1e21
@@ -73,6 +79,24 @@ _NUMBER_WRITTEN_DIFFERENTLY = r"[0-9][eE]|[0-9]{17}\.|0\.0000"
 _TIMESTAMP = (
     r"^([0-9]{4})-([0-9]{2})-([0-9]{2})[T ]([01][0-9]|2[0-3]):([0-5][0-9])"
     r"(:[0-5][0-9])?([.,][0-9]{1,9})?(Z|z|[+-][0-9]{2}:?[0-9]{2})?$"
+)
+
+
+# Timestamps in UTC as most writers format them, each as a GLOB pattern and the
+# strptime format that reads it. They end in "Z" or "+00:00" and have no fraction,
+# three digits of milliseconds or six of microseconds. The year runs from 1000 to
+# 8999, inside the range that the regular expression path accepts.
+_UTC_DATE_TIME = (
+    "[1-8][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9]"
+)
+_UTC_FORMS = tuple(
+    (f"{_UTC_DATE_TIME}{pattern}{zone}", f"%Y-%m-%dT%H:%M:%S{layout}{zone}")
+    for zone in ("Z", "+00:00")
+    for pattern, layout in (
+        (".[0-9][0-9][0-9][0-9][0-9][0-9]", ".%f"),
+        (".[0-9][0-9][0-9]", ".%g"),
+        ("", ""),
+    )
 )
 
 
@@ -175,20 +199,31 @@ class StagedFile:
         columns = ", ".join(_quoted(name) for name in self._columns)
         key = _quoted(RECORD_KEYS[self.kind])
         table = _quoted(self.kind.value)
+        # The first line of each id staged more than once; usually there is none.
+        self.connection.execute(
+            f"CREATE OR REPLACE TEMP TABLE {_REPEATED_TABLE} AS "  # noqa: S608
+            f"SELECT {key}, min(source_line) AS first_line FROM {_ROWS_TABLE} "
+            f"WHERE ok GROUP BY {key} HAVING count(*) > 1"
+        )
+        # A row is new unless the table already contains its id or an earlier staged
+        # row has it. The rows are copied once, with no window or join over them all.
+        staged_columns = ", ".join(f"staged.{_quoted(name)}" for name in self._columns)
         query = (
             f"INSERT INTO {table} ({columns}, source_file, source_line, load_id) "  # noqa: S608
-            f"SELECT {columns}, $file, source_line, $load_id "
-            f"FROM {_ROWS_TABLE} AS staged WHERE ok "
+            f"SELECT {staged_columns}, $file, staged.source_line, $load_id "
+            f"FROM {_ROWS_TABLE} AS staged LEFT JOIN {_REPEATED_TABLE} AS repeated "
+            f"ON repeated.{key} = staged.{key} "
+            "WHERE staged.ok "
+            "AND coalesce(repeated.first_line = staged.source_line, true) "
             f"AND NOT EXISTS (SELECT 1 FROM {table} AS stored "
-            f"WHERE stored.{key} = staged.{key}) "
-            f"QUALIFY row_number() OVER (PARTITION BY staged.{key} "
-            "ORDER BY staged.source_line) = 1"
+            f"WHERE stored.{key} = staged.{key})"
         )
         result = self.connection.execute(
             query, {"file": str(self.path), "load_id": self.load_id}
         ).fetchall()
         accepted = int(result[0][0]) if result else 0
         self.connection.execute(f"DROP TABLE {_ROWS_TABLE}")
+        self.connection.execute(f"DROP TABLE {_REPEATED_TABLE}")
         return accepted, staged - accepted
 
     def _raw_value(self, raw: str | None) -> Any:
@@ -236,8 +271,11 @@ def stage_file(
     kind: InputKind,
     file_format: FileFormat,
     load_id: str,
+    scan: TextScan | None = None,
 ) -> StagedFile | None:
     """Read a canonical file with DuckDB and check every row in SQL.
+
+    ``scan`` is the file's :func:`scan_file` result, when the caller already has it.
 
     Returns
     -------
@@ -249,10 +287,11 @@ def stage_file(
     """
     if not _zone_known(connection, settings.default_timezone):
         return None
-    if file_format == "jsonl":
-        staged = _stage_jsonl(connection, path, kind, settings)
-    elif file_format == "csv":
-        staged = _stage_csv(connection, path, kind, settings)
+    scan = scan or scan_file(path, file_format)
+    if file_format == "jsonl" and scan is not None:
+        staged = _stage_jsonl(connection, path, kind, settings, scan)
+    elif file_format == "csv" and scan is not None:
+        staged = _stage_csv(connection, path, kind, settings, scan)
     else:
         staged = _stage_parquet(connection, path, kind, settings)
     if staged is None:
@@ -260,6 +299,21 @@ def stage_file(
     staged_file = StagedFile(connection, kind, path, file_format, load_id)
     staged_file.line_end = staged
     return staged_file
+
+
+def scan_file(path: Path, file_format: FileFormat) -> TextScan | None:
+    """Scan a JSONL or CSV file for what DuckDB would read differently from Python.
+
+    Returns ``None`` for Parquet. The scan only reads the file, so a caller may run
+    it before deciding to stage the file, or while it hashes the file.
+    """
+    if file_format == "jsonl":
+        # A gzip file is decompressed once, by a scan that also looks for lenient
+        # JSON. A plain file is searched for that while DuckDB numbers its lines.
+        return _scan_text(path, lenient_json=_compression(path) == "gzip")
+    if file_format == "csv":
+        return _scan_text(path, blank_lines=True)
+    return None
 
 
 # Field rules
@@ -312,21 +366,86 @@ def _unwrapped(annotation: Any) -> tuple[Any, list[Any]]:
 
 
 @dataclass
-class _TextScan:
+class TextScan:
+    """What a scan of a JSONL or CSV file's bytes found."""
+
     valid: bool = True
     carriage_returns: int = 0
     crlf: int = 0
     newlines: int = 0
+    # Only scans asked to look for blank lines or lenient JSON set these two.
     blank_line: bool = False
+    # Whether some line may hold JSON that DuckDB accepts and Python's json module
+    # rejects (a superset of the lines _LENIENT_JSON matches).
+    lenient_json: bool = False
     ends_with_newline: bool = True
 
 
-def _scan_text(path: Path) -> _TextScan:
-    scan = _TextScan()
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    previous = b"\n"
+class _LenientSearch:
+    """Search a file's chunks for what _LENIENT_JSON finds on any one line.
+
+    Each line is searched whole, whether or not it spans chunks. The bytes pattern
+    also matches line ends and vertical tabs as white space, so the search finds a
+    superset. A false alarm only turns on the per-line check in SQL.
+    """
+
+    def __init__(self) -> None:
+        self.found = False
+        self._partial_line = bytearray()
+
+    def feed(self, chunk: bytes) -> None:
+        if self.found:
+            return
+        first = chunk.find(b"\n")
+        if first < 0:
+            self._partial_line += chunk
+            return
+        last = chunk.rfind(b"\n")
+        self.found = _maybe_lenient(self._partial_line + chunk[:first]) or (
+            _maybe_lenient(chunk, first, last)
+        )
+        self._partial_line = bytearray(chunk[last + 1 :])
+
+    def finish(self) -> bool:
+        return self.found or _maybe_lenient(self._partial_line)
+
+
+def _search_lenient(path: Path) -> bool:
+    search = _LenientSearch()
     try:
-        previous = _scan_chunks(path, scan, decoder)
+        with _open_binary(path) as stream:
+            while not search.found and (chunk := stream.read(_SCAN_CHUNK)):
+                search.feed(chunk)
+    except OSError:
+        # The file could not be read again, so every line is checked in SQL.
+        return True
+    return search.finish()
+
+
+def _maybe_lenient(
+    data: bytes | bytearray, start: int = 0, end: int | None = None
+) -> bool:
+    end = len(data) if end is None else end
+    # A one-byte search runs at memchr speed, so the longer words are looked for
+    # only where their first letter occurs.
+    return (
+        (data.find(b"N", start, end) >= 0 and data.find(b"NaN", start, end) >= 0)
+        or (
+            data.find(b"I", start, end) >= 0 and data.find(b"Infinity", start, end) >= 0
+        )
+        or _TRAILING_COMMA.search(data, start, end) is not None
+    )
+
+
+def _scan_text(
+    path: Path, *, lenient_json: bool = False, blank_lines: bool = False
+) -> TextScan:
+    scan = TextScan()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    lenient = _LenientSearch() if lenient_json else None
+    tail = b"\n"
+    try:
+        tail = _scan_chunks(path, scan, decoder, lenient, blank_lines=blank_lines)
     except (OSError, EOFError):
         # A damaged gzip stream: the record-by-record reader reports it.
         scan.valid = False
@@ -336,36 +455,62 @@ def _scan_text(path: Path) -> _TextScan:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         scan.valid = False
-    scan.ends_with_newline = previous.endswith(b"\n")
+    scan.ends_with_newline = tail.endswith(b"\n")
+    scan.lenient_json = lenient is not None and lenient.finish()
     return scan
 
 
 def _scan_chunks(
-    path: Path, scan: _TextScan, decoder: codecs.IncrementalDecoder
+    path: Path,
+    scan: TextScan,
+    decoder: codecs.IncrementalDecoder,
+    lenient: _LenientSearch | None,
+    *,
+    blank_lines: bool,
 ) -> bytes:
-    previous = b"\n"
+    """Scan the file chunk by chunk and return its last two bytes.
+
+    The line before the file counts as ended, so a first blank line is found.
+    """
+    tail = b"\n"
     with _open_binary(path) as stream:
         while chunk := stream.read(_SCAN_CHUNK):
-            try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError:
+            if not _decodes(decoder, chunk):
                 scan.valid = False
-                return previous
+                return tail
             if b"\x00" in chunk or _LINE_DELIMITER.encode() in chunk:
                 scan.valid = False
-                return previous
-            joined = previous[-1:] + chunk
-            scan.carriage_returns += chunk.count(b"\r")
-            scan.crlf += joined.count(b"\r\n")
+                return tail
+            # Line ends that span chunks show in the bytes around the seam.
+            seam = tail + chunk[:2]
             scan.newlines += chunk.count(b"\n")
-            scan.blank_line = (
-                scan.blank_line or b"\n\n" in joined or b"\n\r\n" in joined
-            )
-            previous = chunk
-    return previous
+            carriage_returns = chunk.count(b"\r")
+            if carriage_returns or tail.endswith(b"\r"):
+                scan.carriage_returns += carriage_returns
+                scan.crlf += chunk.count(b"\r\n")
+                scan.crlf += tail.endswith(b"\r") and chunk.startswith(b"\n")
+            if lenient is not None:
+                lenient.feed(chunk)
+            if blank_lines and not scan.blank_line:
+                scan.blank_line = any(
+                    end in chunk or end in seam for end in (b"\n\n", b"\n\r\n")
+                )
+            tail = (tail + chunk[-2:])[-2:]
+    return tail
 
 
-def _new_line(scan: _TextScan) -> str | None:
+def _decodes(decoder: codecs.IncrementalDecoder, chunk: bytes) -> bool:
+    # ASCII needs no decoding unless it follows the start of a multi-byte character.
+    if chunk.isascii() and not decoder.getstate()[0]:
+        return True
+    try:
+        decoder.decode(chunk)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _new_line(scan: TextScan) -> str | None:
     # DuckDB splits on the one line end a file uses; Python splits on "\n" only.
     if scan.carriage_returns == 0:
         return "\\n"
@@ -408,42 +553,124 @@ def _stage_jsonl(
     path: Path,
     kind: InputKind,
     settings: Settings,
+    scan: TextScan,
 ) -> str | None:
     rules = field_rules(kind)
-    scan = _scan_text(path)
+    compressed = _compression(path) == "gzip"
     new_line = _new_line(scan) if scan.valid else None
     if new_line is None:
         logger.info("%s: not plain UTF-8 lines; loading row by row", path)
         return None
 
-    paths = ", ".join(f"'$.\"{rule.name}\"'" for rule in rules)
-    values = {rule.name: f"parts[{index}]" for index, rule in enumerate(rules, 1)}
-    sources = dict.fromkeys(values, "json")
-    # S608: the SQL names model fields only; values come from the file.
-    source = (
-        "SELECT line, text AS raw, "  # noqa: S608
-        f"json_extract(object, [{paths}]) AS parts, "
-        f"object IS NULL OR regexp_matches(text, $lenient) OR {_maybe_deep('text')} "
-        "OR len(json_keys(object)) <> len(list_distinct(json_keys(object))) "
-        "AS unsure_record "
-        "FROM (SELECT ordinality AS line, column0 AS text, "
-        "CASE WHEN json_type(CASE WHEN json_valid(column0) THEN column0 END) "
-        "= 'OBJECT' THEN column0 END AS object "
-        f"FROM {_line_reader(new_line)} WITH ORDINALITY "
-        # Blank lines are those Python's bytes.strip() empties, as the record-by-record
-        # reader skips them.
-        "WHERE trim(column0, $blank) <> '')"
+    if compressed:
+        _number_lines(connection, path, new_line)
+        lenient = scan.lenient_json
+    else:
+        # DuckDB numbers the lines in one thread and releases the GIL, so Python
+        # searches the file for lenient JSON on the other core meanwhile.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            numbering = pool.submit(_number_lines, connection, path, new_line)
+            lenient = _search_lenient(path)
+            numbering.result()
+    keys = _survey_keys(connection, [rule.name for rule in rules])
+    # Fields no line names stay NULL without being looked up.
+    read = [rule for rule in rules if rule.name in keys.fields]
+    source = _jsonl_source(read, lenient=lenient, repeats=keys.repeated)
+    _create_jsonl_rows(connection, kind, read, source, settings)
+    connection.execute(f"DROP TABLE {_LINES_TABLE}")
+    return _LINE_ENDS[new_line]
+
+
+def _jsonl_source(read: list[FieldRule], *, lenient: bool, repeats: bool) -> str:
+    # One parse per line gives the JSON type of every field read and one more its
+    # string (or its minified JSON text, when it is not a string). Both take the
+    # first of repeated keys, and Python the last. A line that repeats a field's key
+    # therefore goes back through pydantic, and lines are checked for that only
+    # when some line of the file repeats one.
+    paths = ", ".join(f"'$.\"{rule.name}\"'" for rule in read)
+    # TRY turns the error on a line that is not JSON into NULL, so no line is
+    # parsed a third time to validate it.
+    lists = (
+        f"try(json_type(object, [{paths}])) AS json_types, "
+        f"try(json_extract_string(object, [{paths}])) AS json_strings"
+        if read
+        else "CASE WHEN json_valid(object) THEN []::VARCHAR[] END AS json_types, "
+        "[]::VARCHAR[] AS json_strings"
     )
-    _create_rows(
-        connection,
-        kind,
-        values,
-        sources,
-        source,
-        settings,
+    unsure = ["json_types IS NULL", "json_strings IS NULL", _maybe_deep("text")]
+    if lenient:
+        # Off when the scan found no NaN, Infinity or trailing comma in the file.
+        unsure.append("regexp_matches(text, $lenient)")
+    if repeats:
+        lists += ", try(json_keys(object)) AS keys"
+        unsure.append(_repeats_field())
+    # S608: the SQL names model fields only; values come from the file.
+    return (
+        "SELECT line, text AS raw, json_types, json_strings, "  # noqa: S608
+        f"coalesce({' OR '.join(unsure)}, true) AS unsure_record "
+        f"FROM (SELECT *, {lists} "
+        "FROM (SELECT line, text, CASE WHEN starts_with(text, '{') THEN text END "
+        f"AS object FROM {_LINES_TABLE}))"
+    )
+
+
+@dataclass(frozen=True)
+class _KeySurvey:
+    """Model fields the lines of a file name, and whether a line names one twice."""
+
+    fields: frozenset[str]
+    repeated: bool
+
+
+def _survey_keys(connection: duckdb.DuckDBPyConnection, names: list[str]) -> _KeySurvey:
+    """Return the model fields some line names, and whether a line repeats one.
+
+    Lines are grouped by their list of keys first, so the lists are examined once
+    each, however many lines share them. The lists are grouped as JSON text, which
+    DuckDB hashes faster than lists.
+    """
+    distinct_keys = (
+        "SELECT DISTINCT to_json(try(json_keys(text))) AS keys "  # noqa: S608
+        f"FROM {_LINES_TABLE} WHERE starts_with(text, '{{')"
+    )
+    rows = connection.execute(
+        "SELECT list_distinct(flatten(list(names))), "  # noqa: S608
+        "coalesce(bool_or(len(names) <> len(list_distinct(names))), false) "
+        "FROM (SELECT list_filter(CAST(keys AS VARCHAR[]), "
+        "lambda key: list_contains($fields, key)) AS names "
+        f"FROM ({distinct_keys}) WHERE keys IS NOT NULL)",
+        {"fields": names},
+    ).fetchall()
+    fields, repeated = rows[0]
+    return _KeySurvey(frozenset(fields or ()), bool(repeated))
+
+
+def _number_lines(
+    connection: duckdb.DuckDBPyConnection, path: Path, new_line: str
+) -> None:
+    # WITH ORDINALITY numbers lines in one thread, so the lines are stored first and
+    # checked from the table by every thread. Lines that Python's bytes.strip()
+    # empties are blank and skipped, as the record-by-record reader does.
+    connection.execute(
+        f"CREATE OR REPLACE TEMP TABLE {_LINES_TABLE} AS "  # noqa: S608
+        "SELECT ordinality AS line, column0 AS text "
+        f"FROM {_line_reader(new_line)} WITH ORDINALITY "
+        "WHERE column0 <> '' AND (starts_with(column0, '{') "
+        "OR trim(column0, $blank) <> '')",
         {"file": str(path), "compression": _compression(path), "blank": _BLANK},
     )
-    return _LINE_ENDS[new_line]
+
+
+def _repeats_field() -> str:
+    # json_keys lists repeated keys, and json_types is NULL for a field the line
+    # lacks. A line with as many keys as fields present names each field once and
+    # nothing else. Other lines count their keys that name a field read.
+    present = "list_aggregate(json_types, 'count')"
+    return (
+        f"CASE WHEN len(keys) = {present} THEN false "
+        "ELSE len(list_filter(keys, lambda key: list_contains($fields, key))) "
+        f"<> {present} END"
+    )
 
 
 def _line_reader(new_line: str) -> str:
@@ -462,9 +689,9 @@ def _stage_csv(
     path: Path,
     kind: InputKind,
     settings: Settings,
+    scan: TextScan,
 ) -> str | None:
     rules = field_rules(kind)
-    scan = _scan_text(path)
     new_line = _new_line(scan) if scan.valid and not scan.blank_line else None
     header = _csv_header(path) if new_line is not None else None
     if new_line is None or header is None:
@@ -603,12 +830,7 @@ def _create_rows(  # noqa: PLR0917 - each argument is one part of the query
 ) -> None:
     rules = field_rules(kind)
     columns = model_columns(INPUT_MODELS[kind])
-    parameters: dict[str, Any] = {
-        "zone": settings.default_timezone,
-        "lenient": _LENIENT_JSON,
-        "numbers": _NUMBER_WRITTEN_DIFFERENTLY,
-        **(extra or {}),
-    }
+    parameters = _parameters(settings, extra)
     checked = []
     present = []
     for index, rule in enumerate(rules):
@@ -633,12 +855,117 @@ def _create_rows(  # noqa: PLR0917 - each argument is one part of the query
         f"FROM (SELECT line AS source_line, raw, unsure_record, "
         f"{', '.join(checked)}, {', '.join(present)} FROM ({source})))"
     )
-    used = {
+    connection.execute(query, _used(parameters, query))
+
+
+def _create_jsonl_rows(
+    connection: duckdb.DuckDBPyConnection,
+    kind: InputKind,
+    read: list[FieldRule],
+    source: str,
+    settings: Settings,
+) -> None:
+    """Stage each line's fields and whether SQL is sure pydantic accepts them as is.
+
+    Only ``ok`` rows are ever inserted, so a field's string is stored as it comes
+    and its checks only decide ``ok``. A row whose checks fail goes through
+    pydantic, whatever its columns contain.
+    """
+    columns = model_columns(INPUT_MODELS[kind])
+    parameters = _parameters(settings, {"fields": [rule.name for rule in read]})
+    positions = {rule.name: index for index, rule in enumerate(read, 1)}
+    computed = ["*"]
+    stored = []
+    ok_conditions = ["NOT unsure_record"]
+    for rule in field_rules(kind):
+        sql_type = columns[rule.name].removesuffix(" NOT NULL")
+        index = positions.get(rule.name)
+        if index is None:
+            stored.append(f"NULL::{sql_type} AS {_quoted(rule.name)}")
+            ok_conditions += ["false"] if rule.required else []
+            continue
+        json_type = f"json_types[{index}]"
+        if rule.check == "enum":
+            parameters[f"choices_{index}"] = list(rule.choices)
+        check = _json_check(rule, json_type, f"json_strings[{index}]", index)
+        if check.computed is not None:
+            computed.append(f"{check.computed} AS {check.value}")
+        stored.append(f"CAST({check.value} AS {sql_type}) AS {_quoted(rule.name)}")
+        ok_conditions.append(
+            f"({check.accepted})"
+            if rule.required
+            else f"({json_type} IS NULL OR {json_type} = 'NULL' OR {check.accepted})"
+        )
+    # S608: the SQL names model fields only; values come from the file by parameter.
+    query = (
+        f"CREATE OR REPLACE TEMP TABLE {_ROWS_TABLE} AS "  # noqa: S608
+        f"SELECT {', '.join(stored)}, line AS source_line, ok, "
+        "CASE WHEN NOT ok THEN raw END AS raw "
+        f"FROM (SELECT *, coalesce({' AND '.join(ok_conditions)}, false) AS ok "
+        f"FROM (SELECT {', '.join(computed)} FROM ({source})))"
+    )
+    connection.execute(query, _used(parameters, query))
+
+
+@dataclass(frozen=True)
+class _JsonCheck:
+    """SQL for one field of a JSONL line."""
+
+    value: str  # the value to store
+    accepted: str  # true when the field is present and pydantic stores ``value``
+    computed: str | None = None  # the expression ``value`` names, if it is computed
+
+
+def _json_check(rule: FieldRule, json_type: str, text: str, index: int) -> _JsonCheck:
+    """Return the SQL that stores and checks a field of a JSONL line.
+
+    ``text`` is the field's string, or its minified JSON text when it is not a
+    string. Every expression must be free of errors on any input, because a failed
+    statement would abort the load's transaction.
+    """
+    is_string = f"{json_type} = 'VARCHAR'"
+    if rule.check == "id":
+        return _JsonCheck(text, f"{is_string} AND {text} <> ''")
+    if rule.check == "text":
+        return _JsonCheck(text, is_string)
+    if rule.check == "enum":
+        return _JsonCheck(
+            text, f"{is_string} AND list_contains($choices_{index}, {text})"
+        )
+    if rule.check == "int":
+        value = (
+            f"CASE WHEN {json_type} IN ('BIGINT', 'UBIGINT') "
+            f"THEN TRY_CAST({text} AS BIGINT) END"
+        )
+    elif rule.check == "instant":
+        value = f"CASE WHEN {is_string} THEN {_text_instant(text)} END"
+    elif rule.check == "object":
+        value = f"CASE WHEN {json_type} = 'OBJECT' THEN {_minified_object(text)} END"
+    elif rule.check == "id_list":
+        value = f"CASE WHEN {json_type} = 'ARRAY' THEN {_json_id_list(text)} END"
+    else:
+        # A type the SQL does not check: a present value goes through pydantic.
+        return _JsonCheck("NULL", "false")
+    name = f"value_{index}"
+    return _JsonCheck(name, f"{name} IS NOT NULL", value)
+
+
+def _parameters(settings: Settings, extra: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        "zone": settings.default_timezone,
+        "lenient": _LENIENT_JSON,
+        "numbers": _NUMBER_WRITTEN_DIFFERENTLY,
+        **(extra or {}),
+    }
+
+
+def _used(parameters: dict[str, Any], query: str) -> dict[str, Any]:
+    # DuckDB rejects parameters the query does not name.
+    return {
         name: value
         for name, value in parameters.items()
         if re.search(rf"\${name}\b", query)
     }
-    connection.execute(query, used)
 
 
 def _checked_value(rule: FieldRule, value: str, source: str) -> tuple[str, str]:
@@ -647,12 +974,6 @@ def _checked_value(rule: FieldRule, value: str, source: str) -> tuple[str, str]:
     Every expression must be free of errors on any input: a failed statement would
     abort the load's transaction.
     """
-    if source == "json":
-        present = f"json_type({value}) <> 'NULL'"
-        if rule.check == "other":
-            return "NULL", present
-        text = f"CASE WHEN json_type({value}) = 'VARCHAR' THEN {value} ->> '$' END"
-        return _json_value(rule, value, text), present
     present = f"{value} IS NOT NULL"
     if rule.check == "other":
         return "NULL", present
@@ -680,22 +1001,6 @@ def _string_value(check: Check, text: str) -> str | None:
     if check == "enum":
         return f"CASE WHEN list_contains($choices, {text}) THEN {text} END"
     return None
-
-
-def _json_value(rule: FieldRule, value: str, text: str) -> str:
-    string_value = _string_value(rule.check, text)
-    if string_value is not None:
-        return string_value
-    if rule.check == "int":
-        return (
-            f"CASE WHEN json_type({value}) IN ('BIGINT', 'UBIGINT') "
-            f"THEN TRY_CAST({value}::VARCHAR AS BIGINT) END"
-        )
-    if rule.check == "instant":
-        return _text_instant(text)
-    if rule.check == "object":
-        return _json_object(value)
-    return _json_id_list(value)
 
 
 def _text_value(rule: FieldRule, value: str, *, from_cell: bool) -> str:
@@ -728,13 +1033,29 @@ def _maybe_deep(text: str) -> str:
 
 
 def _json_object(value: str) -> str:
-    # json_extract returns minified JSON. Python keeps the last of repeated keys and
-    # DuckDB's ->> the first, so such objects go back through pydantic.
+    # Python keeps the last of repeated keys and DuckDB's ->> the first, so such
+    # objects go back through pydantic.
     keys = f"json_keys(CASE WHEN json_type({value}) = 'OBJECT' THEN {value} END)"
     return (
         f"CASE WHEN json_type({value}) = 'OBJECT' "
         f"AND len({keys}) = len(list_distinct({keys})) "
         f"THEN {_written_as_python(f'json({value})::VARCHAR')} END"
+    )
+
+
+def _minified_object(text: str) -> str:
+    # The object's text as json_extract_string writes it, minified as the JSON type
+    # stores it. Python keeps the last of repeated keys and DuckDB all of
+    # them, so such objects go back through pydantic.
+    # NOTE: repeated keys in objects nested deeper inside are not looked for.
+    distinct_keys = (
+        f"CASE WHEN len(json_keys({text})) < 2 THEN true "
+        f"ELSE list_transform([json_keys({text})], "
+        "lambda keys: len(keys) = len(list_distinct(keys)))[1] END"
+    )
+    return (
+        f"CASE WHEN {distinct_keys} AND NOT contains({text}, '\\u') "
+        f"AND NOT {_number_written_differently(text)} THEN {text} END"
     )
 
 
@@ -770,6 +1091,17 @@ def _number_written_differently(text: str) -> str:
 
 
 def _text_instant(text: str) -> str:
+    # Common UTC forms are matched digit by digit with GLOB and read with strptime,
+    # which rejects a month, day, hour or minute out of range (such as hour 24).
+    # Every other text goes through the regular expression.
+    forms = " ".join(
+        f"WHEN {text} GLOB '{pattern}' THEN try_strptime({text}, '{layout}')"
+        for pattern, layout in _UTC_FORMS
+    )
+    return f"CASE {forms} ELSE {_matched_instant(text)} END"
+
+
+def _matched_instant(text: str) -> str:
     # The regular expression is parsed once per row through a one-element lambda.
     parts = (
         f"regexp_extract({text}, '{_TIMESTAMP}', "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import html
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +29,13 @@ from auditkit.sources.readers import (
 )
 from auditkit.sources.registry import detect_adapter, get_adapter
 from auditkit.workspace.batches import StagingTable, insert_quarantine
-from auditkit.workspace.fastpath import StagedFile, fast_path_applies, stage_file
+from auditkit.workspace.fastpath import (
+    StagedFile,
+    TextScan,
+    fast_path_applies,
+    scan_file,
+    stage_file,
+)
 from auditkit.workspace.validation import (
     Problem,
     record_text,
@@ -292,7 +299,7 @@ def _load_one_file(
         state.report_progress()
         return
 
-    sha256 = file_sha256(file)
+    sha256, scan = _hash_and_scan(plan)
     load_id = f"{plan.kind.value}-{sha256[:16]}"
     if _already_loaded(state.connection, sha256, plan.kind):
         reason = f"already loaded as {plan.kind.value} (same sha256)"
@@ -302,7 +309,7 @@ def _load_one_file(
         state.report_progress()
         return
 
-    counts = _read_and_insert(state, plan, load_id)
+    counts = _read_and_insert(state, plan, load_id, scan)
     _insert_load_log(state.connection, plan, sha256, load_id, counts)
     _log_file_outcome(file, counts)
     state.files.append(str(file))
@@ -374,7 +381,23 @@ def _sample(file: Path, file_format: FileFormat) -> Any:
     return None
 
 
-def _read_and_insert(state: _LoadState, plan: _FilePlan, load_id: str) -> _FileCounts:
+def _hash_and_scan(plan: _FilePlan) -> tuple[str, TextScan | None]:
+    """Return the file's sha256 and, for the SQL load path, its byte scan.
+
+    hashlib releases the GIL on large buffers, so another thread hashes the file
+    while this one scans it. A file found already loaded wastes its scan.
+    """
+    if not fast_path_applies(plan.file_format, plan.adapter.name):
+        return file_sha256(plan.path), None
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        digest = pool.submit(file_sha256, plan.path)
+        scan = scan_file(plan.path, plan.file_format)
+        return digest.result(), scan
+
+
+def _read_and_insert(
+    state: _LoadState, plan: _FilePlan, load_id: str, scan: TextScan | None
+) -> _FileCounts:
     if fast_path_applies(plan.file_format, plan.adapter.name):
         staged = stage_file(
             state.connection,
@@ -383,6 +406,7 @@ def _read_and_insert(state: _LoadState, plan: _FilePlan, load_id: str) -> _FileC
             kind=plan.kind,
             file_format=plan.file_format,
             load_id=load_id,
+            scan=scan,
         )
         if staged is not None:
             return _insert_staged(state, plan, staged)

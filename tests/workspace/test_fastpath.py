@@ -8,6 +8,7 @@ switched off, and compares the stored rows and the quarantine.
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -401,4 +402,252 @@ def test_csv_objects_written_as_python(
     fast, slow = load_both(tmp_path, monkeypatch, path, "calls")
 
     assert len(stored(fast, "calls")) == 4
+    assert_agree(fast, slow, "calls")
+
+
+# Each common UTC form, valid and with each part just out of range, and forms that
+# only the regular expression reads.
+TIMESTAMPS = [
+    "2026-03-01T09:00:00.123456Z",
+    "2026-03-01T09:00:00.123Z",
+    "2026-03-01T09:00:00Z",
+    "2026-03-01T09:00:00.123456+00:00",
+    "2026-03-01T09:00:00.123+00:00",
+    "2026-03-01T09:00:00+00:00",
+    "2024-02-29T23:59:59.999999Z",
+    "2026-02-29T09:00:00Z",
+    "2026-04-31T09:00:00.000001Z",
+    "2026-00-01T09:00:00Z",
+    "2026-13-01T09:00:00Z",
+    "2026-01-00T09:00:00Z",
+    "2026-01-32T09:00:00Z",
+    "2026-01-01T24:00:00Z",
+    "2026-01-01T29:00:00.000Z",
+    "2026-01-01T23:60:00Z",
+    "2026-01-01T23:59:60Z",
+    "0999-01-01T00:00:00Z",
+    "1000-01-01T00:00:00Z",
+    "8999-12-31T23:59:59Z",
+    "9000-01-01T00:00:00Z",
+    "9999-12-31T23:59:59.999999Z",
+    "2026-1-01T09:00:00Z",
+    "2026-01-01T9:00:00Z",
+    " 026-01-01T09:00:00Z",
+    "+026-01-01T09:00:00Z",
+    "2026-01-01T09:00:00 Z",
+    "2026-01-01T09:00:00.12345Z",
+    "2026-01-01T09:00:00.1234567Z",
+    "2026-01-01 09:00:00Z",
+    "2026-01-01T09:00:00z",
+    "2026-01-01T09:00:00+0000",
+    "2026-01-01T09:00:00-00:00",
+    "2026-01-01T09:00:00.123456Z ",
+    "\uff12\uff10\uff12\uff16-01-01T09:00:00Z",  # full-width digits
+]
+
+
+def test_timestamp_forms_agree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = [
+        {"call_id": f"c{index}", "ts": ts, "tool": "t", "token_issued_at": ts}
+        for index, ts in enumerate(TIMESTAMPS)
+    ]
+    path = write_lines(tmp_path / "calls.jsonl", lines)
+
+    fast, slow = load_both(tmp_path, monkeypatch, path, "calls")
+
+    assert len(stored(fast, "calls")) >= 10
+    assert_agree(fast, slow, "calls")
+
+
+def test_first_line_of_id_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Line 1 starts with a space, so pydantic checks it. Line 2 repeats its id and
+    # is checked in SQL, yet line 1 is the one stored.
+    first = json.dumps({"call_id": "c1", "ts": "2026-03-01T00:00:00Z", "tool": "a"})
+    second = {"call_id": "c1", "ts": "2026-03-01T00:00:00Z", "tool": "b"}
+    path = write_lines(tmp_path / "calls.jsonl", [" " + first, second, GOOD_CALLS[2]])
+
+    fast, slow = load_both(tmp_path, monkeypatch, path, "calls")
+
+    assert [row[2] for row in stored(fast, "calls")] == ["a", "t"]
+    assert_agree(fast, slow, "calls")
+
+
+def test_repeated_key_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Lines with keys beyond the model's fields, and one line among them that
+    # repeats a field's key. Python keeps the last value and DuckDB the first.
+    lines = [
+        json.dumps(record | {"extra": index})
+        for index, record in enumerate(GOOD_CALLS[:5])
+    ]
+    lines.insert(
+        3,
+        '{"call_id": "r1", "tool": "first", "ts": '
+        '"2026-03-01T00:00:00Z", "x": 1, "tool": "last"}',
+    )
+    path = write_lines(tmp_path / "calls.jsonl", lines)
+
+    fast, slow = load_both(tmp_path, monkeypatch, path, "calls")
+
+    tools = {row[0]: row[2] for row in stored(fast, "calls")}
+    assert tools["r1"] == "last"
+    assert_agree(fast, slow, "calls")
+
+
+def test_repeated_unknown_key_accepted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    line = (
+        '{"call_id": "c1", "ts": "2026-03-01T00:00:00Z", "tool": "t", "x": 1, "x": 2}'
+    )
+    path = write_lines(tmp_path / "calls.jsonl", [line])
+
+    fast, slow = load_both(tmp_path, monkeypatch, path, "calls")
+
+    assert len(stored(fast, "calls")) == 1
+    assert_agree(fast, slow, "calls")
+
+
+def test_escaped_key_names_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "too\u006c" is the key "tool", and the second line names that key twice.
+    lines = [
+        '{"call_id": "c1", "ts": "2026-03-01T00:00:00Z", "too\\u006c": "t"}',
+        '{"call_id": "c2", "ts": "2026-03-01T00:00:00Z", "tool": "a", '
+        '"too\\u006c": "b"}',
+    ]
+    path = write_lines(tmp_path / "calls.jsonl", lines)
+
+    fast, slow = load_both(tmp_path, monkeypatch, path, "calls")
+
+    assert [row[2] for row in stored(fast, "calls")] == ["t", "b"]
+    assert_agree(fast, slow, "calls")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"call_id": "c1", "ts": "2026-03-01T00:00:00Z", "tool": "t", "x": [1,]}',
+        '{"call_id": "c1", "ts": "2026-03-01T00:00:00Z", "tool": "t", "x": [1, \t]}',
+        '{"call_id": "c1", "ts": "2026-03-01T00:00:00Z", "tool": "t", "x": {"a": 1,}}',
+        '{"call_id": "c1", "ts": "2026-03-01T00:00:00Z", "tool": "t", "x": -Infinity}',
+        '{"call_id": "c1", "ts": "2026-03-01T00:00:00Z", "tool": "t", "x": NaN}',
+    ],
+)
+def test_lenient_json_quarantined(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, line: str
+) -> None:
+    path = write_lines(tmp_path / "calls.jsonl", [GOOD_CALLS[0], line])
+
+    fast, slow = load_both(tmp_path, monkeypatch, path, "calls")
+
+    assert len(quarantined(fast)) == 1
+    assert_agree(fast, slow, "calls")
+
+
+def test_no_field_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_lines(tmp_path / "calls.jsonl", [{"x": 1}, {}, '{"y": '])
+
+    fast, slow = load_both(tmp_path, monkeypatch, path, "calls")
+
+    assert len(quarantined(fast)) == 3
+    assert_agree(fast, slow, "calls")
+
+
+LENIENT_LINES = [
+    b'{"a": [1, 2]}',
+    b'{"a": [1, 2,]}',
+    b'{"a": [1, 2,  \t ]}',
+    b'{"a": {"b": 1,\r}}',
+    b'{"a": "NaN"}',
+    b'{"a": "Infinity"}',
+    b'{"a": "x, ]"}',
+    b'{"a": 1}',
+    b"",
+    b"x" * 40,
+]
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, 3, 7, 64, 1 << 20])
+def test_lenient_search_spans_chunks(chunk_size: int) -> None:
+    # The reference checks each line alone with the SQL pattern. The search may
+    # only add alarms, and on these lines it adds none.
+    pattern = re.compile(fastpath._LENIENT_JSON.encode())
+    for first in range(len(LENIENT_LINES)):
+        for second in range(len(LENIENT_LINES)):
+            lines = [LENIENT_LINES[first], b'{"b": 2}' * 3, LENIENT_LINES[second]]
+            data = b"\n".join(lines)
+            expected = any(pattern.search(line) for line in lines)
+            search = fastpath._LenientSearch()
+            for start in range(0, len(data), chunk_size):
+                search.feed(data[start : start + chunk_size])
+            assert search.finish() == expected, (data, chunk_size)
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, 3, 5, 1 << 20])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"a": 1}\r\n{"b": 2}\r\n',
+        b'{"a": 1}\r\n\r\n{"b": 2}',
+        b'\n{"a": 1}\n',
+        b'{"a": 1}\n\n',
+        b'{"a": 1}\r{"b": 2}\r\n',
+        b'{"a": 1}\n\r\n',
+        b"\r\n",
+        b'{"a": 1}',
+    ],
+)
+def test_scan_counts_across_chunks(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, chunk_size: int, data: bytes
+) -> None:
+    monkeypatch.setattr(fastpath, "_SCAN_CHUNK", chunk_size)
+    path = tmp_path / "lines.jsonl"
+    path.write_bytes(data)
+
+    scan = fastpath._scan_text(path, blank_lines=True)
+
+    lines = data.split(b"\n")
+    assert scan.valid
+    assert scan.carriage_returns == data.count(b"\r")
+    assert scan.crlf == data.count(b"\r\n")
+    assert scan.newlines == data.count(b"\n")
+    assert scan.blank_line == any(not line.strip(b"\r") for line in lines[:-1])
+    assert scan.ends_with_newline == data.endswith(b"\n")
+
+
+def test_field_named_by_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Only line 2,500 names token_id and outcome, and only the last line names
+    # session_id, after a leading space that sends it through pydantic.
+    lines: list[Any] = [
+        {"call_id": f"c{index}", "ts": "2026-03-01T00:00:00Z", "tool": "t"}
+        for index in range(3000)
+    ]
+    lines[2499] |= {"token_id": "tok-1", "outcome": "denied"}
+    last = {"call_id": "c-last", "ts": "2026-03-01T00:00:00Z", "tool": "t"}
+    lines.append(" " + json.dumps(last | {"session_id": "s1"}))
+    path = write_lines(tmp_path / "calls.jsonl", lines)
+
+    fast, slow = load_both(tmp_path, monkeypatch, path, "calls")
+
+    rows = {row[0]: row for row in stored(fast, "calls")}
+    assert rows["c2499"][9] == "tok-1"
+    assert rows["c2499"][14] == "denied"
+    assert rows["c-last"][15] == "s1"
+    assert_agree(fast, slow, "calls")
+
+
+def test_required_field_named_by_no_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = [{"call_id": f"c{index}", "tool": "t"} for index in range(3)]
+    path = write_lines(tmp_path / "calls.jsonl", lines)
+
+    fast, slow = load_both(tmp_path, monkeypatch, path, "calls")
+
+    assert [row[1] for row in quarantined(fast)] == ["ts", "ts", "ts"]
     assert_agree(fast, slow, "calls")
