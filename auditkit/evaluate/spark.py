@@ -433,8 +433,13 @@ def _summarise(spark: SparkSession) -> EvaluationSummary:
     ).collect()
     verdicts = {str(row["verdict"]): int(row["calls"]) for row in sorted(rows)}
     windows = int(spark.sql("SELECT count(*) AS n FROM stale_windows").collect()[0][0])
+    calls = sum(verdicts.values())
     return EvaluationSummary(
-        calls=sum(verdicts.values()), verdicts=verdicts, stale_windows=windows
+        calls=calls,
+        verdicts=verdicts,
+        stale_windows=windows,
+        evaluated=calls,
+        reason="full evaluation on Spark",
     )
 
 
@@ -497,10 +502,26 @@ def _read_back(con: duckdb.DuckDBPyConnection, output: str, settings: Settings) 
                 f"CREATE OR REPLACE TABLE {table} AS SELECT {columns} "  # noqa: S608
                 f"FROM read_parquet({source}) ORDER BY {order[table]}"
             )
+        _forget_incremental_state(con)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
+
+
+def _forget_incremental_state(con: duckdb.DuckDBPyConnection) -> None:
+    """Make the next DuckDB evaluation a full one.
+
+    An incremental DuckDB run compares the inputs with what the last DuckDB run
+    recorded; after Spark replaced the findings, that record no longer describes
+    them.
+    """
+    tables = con.execute(
+        "SELECT table_name FROM duckdb_tables() "
+        "WHERE NOT temporary AND table_name = 'evaluation_state'"
+    ).fetchall()
+    if tables:
+        con.execute("DELETE FROM main.evaluation_state")
 
 
 def _result_types(

@@ -95,13 +95,14 @@ def test_example_organisation(
         opened.connection.execute("DELETE FROM findings")
         summary = opened.evaluate(engine="spark", spark=spark)
     expected = duckdb.connect(str(demo_world.workspace_path), read_only=True)
-    actual = duckdb.connect(str(copy), read_only=True)
-    assert_same_results(expected, actual)
+    with duckdb.connect(str(copy), read_only=True) as actual:
+        assert_same_results(expected, actual)
     counts = dict(
         expected.execute("SELECT verdict, count(*) FROM findings GROUP BY 1").fetchall()
     )
     assert summary.verdicts == counts
     assert len(counts) == 5
+    assert summary.evaluated == summary.calls
 
 
 # --- generated worlds ---------------------------------------------------------------
@@ -198,6 +199,8 @@ def test_cli_runs_spark(
     demo_world: DemoWorld, spark: SparkSession, tmp_path: Path
 ) -> None:
     copy = demo_world.copy_workspace(tmp_path / "cli.duckdb")
+    with AuditWorkspace.open(copy) as opened:
+        assert opened.evaluate().incremental
     result = CliRunner().invoke(
         app,
         ["evaluate", "--engine", "spark", "--workspace", str(copy)],
@@ -205,10 +208,15 @@ def test_cli_runs_spark(
     )
     assert result.exit_code == 0, result.output
     expected = duckdb.connect(str(demo_world.workspace_path), read_only=True)
-    actual = duckdb.connect(str(copy), read_only=True)
-    assert_same_results(expected, actual)
+    with duckdb.connect(str(copy), read_only=True) as actual:
+        assert_same_results(expected, actual)
     calls = expected.execute("SELECT count(*) FROM findings").fetchall()[0][0]
     assert f"{calls} calls evaluated" in result.output
+    with AuditWorkspace.open(copy) as opened:
+        # An incremental run cannot build on the record of a run Spark replaced.
+        after = opened.evaluate()
+    assert not after.incremental
+    assert after.evaluated == calls
 
 
 def test_failed_run_keeps_findings(
