@@ -11,6 +11,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -651,3 +652,62 @@ def test_required_field_named_by_no_line(
 
     assert [row[1] for row in quarantined(fast)] == ["ts", "ts", "ts"]
     assert_agree(fast, slow, "calls")
+
+
+UTC_FORMS = [
+    "2026-05-26T13:51:21.292023Z",
+    "2024-02-29T23:59:59.999Z",
+    "1000-01-01T00:00:00Z",
+    "8999-12-31T23:59:59.000001+00:00",
+    "2026-05-26T13:51:21.292+00:00",
+    "2026-05-26T13:51:21+00:00",
+]
+
+
+def timestamp_variants(text: str) -> list[str]:
+    # Each character replaced by every printable ASCII character and a few others
+    # (tab, no-break space, full-width and Arabic-Indic digits), and each run of
+    # digits led by spaces, signs or zeros.
+    others = [chr(code) for code in range(32, 127)] + [
+        "\t",
+        "\u00a0",
+        "\uff12",
+        "\u0662",
+    ]
+    variants = [
+        text[:index] + other + text[index + 1 :]
+        for index in range(len(text))
+        for other in others
+    ]
+    for run in re.finditer(r"[0-9]+", text):
+        for lead in (" ", "+", "-", "0"):
+            for width in range(1, len(run.group())):
+                start = run.start()
+                variants.append(text[:start] + lead * width + text[start + width :])
+    return variants
+
+
+@pytest.mark.parametrize("text", UTC_FORMS)
+def test_instant_sql_matches_python(text: str) -> None:
+    # Whatever the SQL reads must be what Python's parser reads from the same text.
+    from auditkit.models.timestamps import parse_instant
+
+    variants = timestamp_variants(text)
+    connection = duckdb.connect()
+    query = (
+        f"SELECT value, {fastpath._text_instant('value')} "  # noqa: S608
+        "FROM unnest($values) AS t(value)"
+    )
+    read = dict(
+        connection.execute(query, {"values": variants, "zone": None}).fetchall()
+    )
+
+    assert read[text] == parse_instant(text)
+    for variant, instant in read.items():
+        if instant is None:
+            continue
+        try:
+            expected = parse_instant(variant)
+        except ValueError:
+            expected = None
+        assert instant == expected, variant
