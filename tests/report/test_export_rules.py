@@ -369,3 +369,24 @@ def test_batches_stopped_early_free_connection(tmp_path: Path) -> None:
     ).fetchall()
     assert rows[0][0] == 200_000
     assert functions[0][0] == 0
+
+
+def test_ocsf_reads_table_without_optional_columns(tmp_path: Path) -> None:
+    # finding_to_ocsf reads a missing column as None; so does the SQL.
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE findings AS SELECT 'f1' AS finding_id, 'c1' AS call_id, "
+        "TIMESTAMP '2026-03-01 10:00' AS ts, 'user_over_scope' AS verdict, "
+        "'high' AS severity"
+    )
+    path = tmp_path / "findings.ocsf.jsonl"
+    write_ocsf_jsonl(con, path, product_version="0.1.0")
+    row = {
+        "finding_id": "f1",
+        "call_id": "c1",
+        "ts": datetime(2026, 3, 1, 10, 0),
+        "verdict": "user_over_scope",
+        "severity": "high",
+    }
+
+    assert path.read_bytes() == _reference_ocsf([row], "0.1.0")
