@@ -38,7 +38,7 @@ from auditkit.report.period import Period
 from auditkit.safety import CLEANING_TRIGGER, clean_text
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Generator, Iterator, Sequence
 
 logger = logging.getLogger(__name__)
 
@@ -341,19 +341,33 @@ def write_findings_parquet(
 
 
 def write_cleaned_parquet(cleaned: CleanedFindings, path: str | Path) -> int:
-    """Write ``cleaned`` as :func:`write_findings_parquet` does; return the rows."""
-    batches = _cleaned_batches(cleaned)
-    first = next(batches, None)
-    if first is None:
-        schema = _empty_schema(cleaned.con)
-        pq.write_table(schema.empty_table(), path)
-        return 0
+    """Write ``cleaned`` as :func:`write_findings_parquet` does; return the rows.
 
-    rows = 0
-    with pq.ParquetWriter(path, first.schema) as writer:
-        for table in _fixed_row_groups(first, batches):
-            writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
-            rows += table.num_rows
+    A second thread encodes and writes each row group while DuckDB gives the rows of
+    the next one.
+    """
+    with contextlib.closing(_cleaned_batches(cleaned)) as batches:
+        first = next(batches, None)
+        if first is None:
+            schema = _empty_schema(cleaned.con)
+            pq.write_table(schema.empty_table(), path)
+            return 0
+
+        rows = 0
+        pending: deque[Future[None]] = deque()
+        with (
+            pq.ParquetWriter(path, first.schema) as parquet,
+            ThreadPoolExecutor(1) as writer,
+        ):
+            for table in _fixed_row_groups(first, batches):
+                pending.append(
+                    writer.submit(parquet.write_table, table, ROW_GROUP_ROWS)
+                )
+                rows += table.num_rows
+                if len(pending) > _WRITES_IN_FLIGHT:
+                    pending.popleft().result()
+            for write in pending:
+                write.result()
 
     logger.info("wrote %d findings to %s", rows, path)
     return rows
@@ -418,7 +432,7 @@ def _cleaned_select_sql(types: dict[str, str], where: str, clean_function: str) 
 
 def _cleaned_batches(
     cleaned: CleanedFindings, where: str = "TRUE"
-) -> Iterator[pa.RecordBatch]:
+) -> Generator[pa.RecordBatch]:
     columns = ", ".join(sql_identifier(name) for name in cleaned.types)
     # S608: the SQL joins fixed text and trusted names; values are parameters.
     sql = f"SELECT {columns} FROM {cleaned.source} WHERE {where}"  # noqa: S608
