@@ -27,16 +27,19 @@ _KEY_NAMES = (
 )
 
 # One pattern with ordered alternatives, so every span is redacted exactly once: a
-# header or key=value prefix is kept and only the value after it is shortened.
+# header or key=value prefix is kept and only the value after it is shortened. A
+# match may follow "_" or "-" (DB_PASSWORD=, tool_sk-...), but not a letter or digit,
+# so "task-management-service" is not taken for an sk- key.
+_START = r"(?<![A-Za-z0-9])"
 _SECRET_PATTERN = re.compile(
-    r"(?P<header>(?i:\bauthorization\b)\"?\s*[:=]\s*\"?"
+    rf"(?P<header>{_START}(?i:authorization\b)\"?\s*[:=]\s*\"?"
     r"(?:(?i:bearer|basic|token|digest|negotiate)\s+)?)(?P<header_value>[^\s,;\"']+)"
-    r"|(?P<bearer>(?i:\bbearer)\s+)(?P<bearer_value>[A-Za-z0-9._~+/=-]{8,})"
-    rf"|(?P<assign>(?i:\b(?:{_KEY_NAMES}))\b\"?\s*[=:]\s*\"?)"
+    rf"|(?P<bearer>{_START}(?i:bearer)\s+)(?P<bearer_value>[A-Za-z0-9._~+/=-]{{8,}})"
+    rf"|(?P<assign>{_START}(?i:(?:{_KEY_NAMES}))\b\"?\s*[=:]\s*\"?)"
     r"(?P<assign_value>[^\s&\"',;]+)"
-    r"|(?P<jwt>\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*)?)"
-    r"|(?P<aws>\b(?:AKIA|ASIA)[A-Z0-9]{16}\b)"
-    r"|(?P<api_key>\bsk-[A-Za-z0-9_-]{16,})"
+    rf"|(?P<jwt>{_START}eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*)?)"
+    rf"|(?P<aws>{_START}(?:AKIA|ASIA)[A-Z0-9]{{16}}(?![A-Za-z0-9]))"
+    rf"|(?P<api_key>{_START}sk-[A-Za-z0-9_-]{{16,}})"
 )
 
 # A superset of what the redaction and control-stripping patterns can touch, in RE2

@@ -53,6 +53,18 @@ def test_neutralize_csv_cell_keeps_plain_text(cell: str) -> None:
         ("secret: abc", "secret: a" + REDACTION_MARK),
         ('{"token": "tok_9f8e7d6c5b"}', '{"token": "tok_' + REDACTION_MARK + '"}'),
         ("API_KEY=zzzzzzzz", "API_KEY=zzzz" + REDACTION_MARK),
+        # After an underscore or a hyphen, inside a longer name.
+        (
+            "tool_sk-live-A1b2C3d4E5f6G7h8I9j0",
+            "tool_sk-l" + REDACTION_MARK,
+        ),
+        ("DB_PASSWORD=hunter22", "DB_PASSWORD=hunt" + REDACTION_MARK),
+        ("user_token=abcdefgh1234", "user_token=abcd" + REDACTION_MARK),
+        ("key_AKIAIOSFODNN7EXAMPLE", "key_AKIA" + REDACTION_MARK),
+        (
+            "x-authorization: Basic dXNlcjpwYXNz",
+            "x-authorization: Basic dXNl" + REDACTION_MARK,
+        ),
     ],
 )
 def test_redact_secrets_shortens_credentials(text: str, expected: str) -> None:
@@ -61,7 +73,17 @@ def test_redact_secrets_shortens_credentials(text: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["crm:accounts/42", "token_id=t-1", "skill-set", "ASIA", "mail.send", "eyJ"],
+    [
+        "crm:accounts/42",
+        "token_id=t-1",
+        "skill-set",
+        "ASIA",
+        "mail.send",
+        "eyJ",
+        "task-management-service-x",
+        "disk-encryption-settings01",
+        "tokens: 5",
+    ],
 )
 def test_redact_secrets_keeps_ordinary_text(text: str) -> None:
     assert redact_secrets(text) == text
