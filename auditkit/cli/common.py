@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -53,10 +54,20 @@ def plain(value: Any) -> str:
     --------
     >>> plain("ok\x1b]0;owned\x07 done")
     'ok done'
+    >>> plain(float("nan"))
+    ''
     """
-    if value is None:
+    if value is None or _is_missing(value):
         return ""
     return clean_text(str(value))
+
+
+def _is_missing(value: Any) -> bool:
+    # pandas fills empty cells with NaN, NaT or NA, which would print as "nan".
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def safe_text(value: Any, style: str | None = None) -> Text:
@@ -103,13 +114,37 @@ def time_option(text: str | None, option: str) -> datetime | None:
 
 
 def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
-    """Print rows as a rich table, every cell shown literally."""
+    """Print rows as a rich table, every cell shown literally.
+
+    On a terminal the table fits the window. Piped into a file or another program,
+    it takes the width its cells need, so no value is cut short.
+    """
     table = Table(title=title, title_justify="left")
     for column in columns:
         table.add_column(column)
     for row in rows:
         table.add_row(*(safe_text(cell) for cell in row))
-    stdout.print(table)
+    if stdout.is_terminal:
+        stdout.print(table)
+        return
+    unbounded = stdout.options.update_width(100_000)
+    width = max(stdout.width, stdout.measure(table, options=unbounded).maximum)
+    # Console.print never goes wider than its console, so a wider one prints it.
+    Console(highlight=False, soft_wrap=True, width=width).print(table)
+
+
+def require_workspace(path: Path) -> None:
+    """Exit with status 1 unless the workspace file exists.
+
+    Commands that read a workspace would otherwise create an empty one at a
+    mistyped path and report that it has no findings.
+    """
+    if not path.exists():
+        fail(
+            f"workspace {path} not found",
+            hint="check --workspace (or AUDITKIT_WORKSPACE); "
+            "'auditkit load' creates a workspace",
+        )
 
 
 def configure_logging(verbose: bool) -> None:

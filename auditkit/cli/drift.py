@@ -14,6 +14,7 @@ from auditkit.cli.common import (
     WorkspaceOption,
     print_table,
     reports_errors,
+    require_workspace,
     safe_text,
     stdout,
     time_option,
@@ -62,6 +63,7 @@ def drift_command(
     """Print per-agent drift and write the drift findings."""
     import auditkit
 
+    require_workspace(workspace)
     with auditkit.open(workspace) as ws:
         con = ws.connection
         span = resolve_span(con, time_option(start, "--from"), time_option(end, "--to"))

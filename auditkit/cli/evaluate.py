@@ -13,6 +13,7 @@ from auditkit.cli.common import (
     WorkspaceOption,
     print_table,
     reports_errors,
+    require_workspace,
 )
 from auditkit.evaluate import EvaluationSummary
 from auditkit.models import Verdict
@@ -46,7 +47,7 @@ def print_summary(summary: EvaluationSummary) -> None:
         [verdict.value, summary.verdicts.get(verdict.value, 0)] for verdict in Verdict
     ]
     rows.append(["stale-authority windows", summary.stale_windows])
-    title = f"{summary.calls} calls evaluated"
+    title = f"{summary.calls} calls evaluated ({summary.reason})"
     if summary.incremental:
         title = f"{summary.calls} calls, {summary.evaluated} evaluated again"
     print_table(title, ["verdict", "calls"], rows)
@@ -86,6 +87,7 @@ def evaluate_command(
     """Evaluate the loaded calls."""
     import auditkit
 
+    require_workspace(workspace)
     with auditkit.open(workspace) as ws:
         if engine is Engine.SPARK:
             from auditkit.evaluate.spark import spark_session

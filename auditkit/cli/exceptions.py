@@ -14,6 +14,7 @@ from auditkit.cli.common import (
     fail,
     print_table,
     reports_errors,
+    require_workspace,
 )
 from auditkit.review.exceptions import apply_exceptions, load_exceptions
 
@@ -50,6 +51,7 @@ def exceptions_command(
 
     rules = load_exceptions(path)
     day = _as_of(as_of)
+    require_workspace(workspace)
     with auditkit.open(workspace) as ws:
         result = apply_exceptions(ws.connection, rules, day)
 

@@ -10,6 +10,7 @@ from auditkit.cli.common import (
     DEFAULT_WORKSPACE,
     WorkspaceOption,
     reports_errors,
+    require_workspace,
     safe_text,
     stdout,
 )
@@ -32,6 +33,7 @@ def explain_command(
     """Explain one call's verdict."""
     import auditkit
 
+    require_workspace(workspace)
     with auditkit.open(workspace) as ws:
         explanation = ws.explain(call_id)
     stdout.print(safe_text(explanation.to_text()))

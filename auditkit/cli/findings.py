@@ -19,6 +19,7 @@ from auditkit.cli.common import (
     fail,
     print_table,
     reports_errors,
+    require_workspace,
     time_option,
 )
 from auditkit.models import Flag, Severity, Verdict
@@ -103,6 +104,7 @@ def findings_command(
         until=time_option(until, "--until"),
         min_severity=min_severity,
     )
+    require_workspace(workspace)
     with auditkit.open(workspace) as ws:
         frame = select_findings(ws.connection, spec)
     _write(frame, output_format, output, limit)

@@ -17,6 +17,7 @@ from auditkit.cli.common import (
     fail,
     print_table,
     reports_errors,
+    require_workspace,
     time_option,
 )
 
@@ -29,8 +30,7 @@ Times are ISO 8601 with an offset; --from is inclusive and --to exclusive.
 
 Example:
 
-    auditkit reconstruct --user dana --from 2026-03-05T00:00:00Z \\
-        --to 2026-03-06T00:00:00Z
+    auditkit reconstruct --user priya.raman --from 2026-03-05 --to 2026-03-06
 """
 
 TIMELINE_COLUMNS = [
@@ -88,6 +88,7 @@ def reconstruct_command(
     if instant is not None and agent is None:
         fail("--at needs the agent whose blast radius to compute", hint="add --agent")
 
+    require_workspace(workspace)
     with auditkit.open(workspace) as ws:
         timeline = reconstruct(ws.connection, scope)
         radius = None

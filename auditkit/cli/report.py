@@ -12,6 +12,7 @@ from auditkit.cli.common import (
     EXIT_FINDINGS,
     WorkspaceOption,
     reports_errors,
+    require_workspace,
     safe_text,
     stderr,
     stdout,
@@ -49,6 +50,7 @@ def report_command(
     import auditkit
     from auditkit.report.summary import fail_on as findings_at_or_above
 
+    require_workspace(workspace)
     with auditkit.open(workspace) as ws:
         result = ws.report(out, since=since, until=until)
         breached = fail_on is not None and findings_at_or_above(

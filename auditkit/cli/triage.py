@@ -11,6 +11,7 @@ from auditkit.cli.common import (
     WorkspaceOption,
     print_table,
     reports_errors,
+    require_workspace,
     safe_text,
     stdout,
 )
@@ -51,6 +52,7 @@ def triage_command(
     """Record or show the triage of one finding."""
     import auditkit
 
+    require_workspace(workspace)
     with auditkit.open(workspace) as ws:
         if state is not None:
             change = set_triage(

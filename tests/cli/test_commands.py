@@ -63,7 +63,12 @@ def test_load_missing_file_fails_with_remedy(tmp_path: Path) -> None:
 
 
 def test_findings_before_evaluate_fails(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["findings", "-w", str(tmp_path / "empty.duckdb")])
+    from auditkit.workspace import Workspace
+
+    empty = tmp_path / "empty.duckdb"
+    with Workspace.open(empty):
+        pass
+    result = runner.invoke(app, ["findings", "-w", str(empty)])
     assert result.exit_code == 1
     assert "run 'auditkit evaluate' first" in result.output
 
@@ -241,3 +246,77 @@ def test_report_closed_period_charts_diff(demo_copy: Path, tmp_path: Path) -> No
     assert "<svg" in chart
     summary = json.loads((out / "summary.json").read_text("utf-8"))
     assert summary["period_diff"] is not None
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["evaluate"],
+        ["findings"],
+        ["explain", "some-finding"],
+        ["drift"],
+        [
+            "reconstruct",
+            "--user",
+            "u1",
+            "--agent",
+            "a1",
+            "--at",
+            "2026-03-05T12:00:00Z",
+        ],
+        ["report"],
+        ["triage", "some-finding"],
+    ],
+)
+def test_missing_workspace_is_not_created(arguments: list[str], tmp_path: Path) -> None:
+    typo = tmp_path / "typo.duckdb"
+    result = runner.invoke(app, [*arguments, "--workspace", str(typo)])
+    assert result.exit_code in (1, 2), result.output
+    assert not typo.exists()
+    if result.exit_code == 1:
+        assert "not found" in result.output
+
+
+def test_evaluate_says_why_it_ran_in_full(demo_copy: Path) -> None:
+    first = runner.invoke(app, ["evaluate", "--full", "--workspace", str(demo_copy)])
+    assert first.exit_code == 0, first.output
+    assert "calls evaluated (full evaluation)" in first.output
+
+
+def test_piped_table_keeps_long_values(demo_world: DemoWorld, tmp_path: Path) -> None:
+    long_tool = "tool-" + "x" * 150
+    calls = tmp_path / "calls.jsonl"
+    record = {
+        "call_id": "long-1",
+        "ts": "2026-03-05T12:00:00Z",
+        "tool": long_tool,
+        "subject": "u1",
+        "actor": "a1",
+    }
+    calls.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    workspace = str(tmp_path / "long.duckdb")
+    assert runner.invoke(app, ["load", str(calls), "-w", workspace]).exit_code == 0
+    assert runner.invoke(app, ["evaluate", "-w", workspace]).exit_code == 0
+    listed = runner.invoke(app, ["findings", "-w", workspace], env={"COLUMNS": "80"})
+    assert listed.exit_code == 0, listed.output
+    assert long_tool in listed.output
+
+
+def test_reconstruct_prints_empty_cells_blank(demo_copy: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "reconstruct",
+            "--user",
+            "priya.raman",
+            "--from",
+            "2026-03-05",
+            "--to",
+            "2026-03-06",
+            "--workspace",
+            str(demo_copy),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "token_issued" in result.output
+    assert " nan " not in result.output
