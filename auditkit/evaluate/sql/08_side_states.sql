@@ -1,5 +1,5 @@
 -- The state of every needed (principal, permission) pair over time, as segments in
--- which nothing it depends on changes, so that each question a call asks is one lookup.
+-- which nothing it depends on changes, so that each state a call needs is one lookup.
 
 -- Action patterns are matched once per distinct pattern and distinct action. A pattern
 -- matches an action case-insensitively unless the action's namespace is case-sensitive.
@@ -22,7 +22,7 @@ JOIN ak_action_matches AS am ON am.action_like = r.action_like;
 -- each call that needs a permission, kept only where something could decide them: a
 -- grant whose action pattern matches, a boundary or an inactive period. Only these
 -- pairs are expanded, so the work grows with the calls and not with every pair a
--- wildcard could cover. A pair left out holds nothing, and nothing changes for it.
+-- wildcard could cover. A pair left out has no permission, and nothing changes for it.
 CREATE OR REPLACE TEMP TABLE ak_needed AS
 SELECT DISTINCT root_type, root_id, action, resource
 FROM (
@@ -173,8 +173,8 @@ JOIN ak_pairs AS p
 
 -- The instants at which some item of a pair starts or ends, or a snapshot window
 -- (from_earliest, valid_from) or (to_earliest, valid_to) opens, cut the pair's time
--- into segments [seg_from, seg_to); the last segment has no end. No such instant lies
--- inside a segment, so at any instant t of a segment:
+-- into segments [seg_from, seg_to). The last segment has no end. Because no such
+-- instant lies inside a segment, at any instant t of a segment:
 --   an item holds at t exactly when it holds at seg_from;
 --   t is an item's start or end only when t = seg_from;
 --   t lies strictly inside a window when t = seg_from and seg_from does, or when

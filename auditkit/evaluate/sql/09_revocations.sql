@@ -1,8 +1,8 @@
 -- The instants at which a user lost authority over a permission, and the grant,
--- membership or event behind each: the end of a matching unconditional allow or
--- boundary, the start of a matching unconditional deny or of any boundary, or the start
--- of an inactive period. Of several sources at one instant the lifecycle event comes
--- first, then the smallest id.
+-- membership or event behind each. A loss is the end of a matching unconditional allow
+-- or boundary, the start of a matching unconditional deny or of any boundary, or the
+-- start of an inactive period. Of several sources at one instant the lifecycle event
+-- comes first, then the smallest id.
 CREATE OR REPLACE TEMP TABLE ak_losses AS
 WITH sources AS (
     SELECT pair_id, valid_to AS lost_at, unnest(to_ids) AS source
@@ -32,7 +32,7 @@ WHERE rank_at_instant = 1;
 
 -- Each segment with the latest loss at or before its start. Every loss instant starts
 -- a segment, so for a call in the segment this is the latest loss at or before the
--- call; the findings keep it when it lies after the delegation start.
+-- call. The findings keep it when it lies after the delegation start.
 CREATE OR REPLACE TEMP TABLE ak_segments AS
 WITH latest AS (
     SELECT

@@ -1,6 +1,6 @@
--- Side results, the primary verdict, flags, severity and certainty of every call: one
--- row per call, in a fixed column order. The rows are in no particular order: every
--- reader sorts what it shows or writes.
+-- Side results, the primary verdict, flags, severity and certainty of every call, one
+-- row per call in a fixed column order. The rows are in no particular order, because
+-- every reader sorts what it shows or writes.
 
 -- Tokens used on calls to two or more distinct resource servers.
 CREATE OR REPLACE TEMP TABLE ak_forwarded_tokens AS
@@ -10,9 +10,9 @@ WHERE token_id IS NOT NULL AND effective_server IS NOT NULL
 GROUP BY token_id
 HAVING count(DISTINCT effective_server) >= 2;
 
--- Each call asks up to three questions of the segments: the user now, the user at the
--- delegation start, and the agent now. A question whose pair has no segment at that
--- instant finds nothing held and nothing changing.
+-- Each call reads up to three states from the segments: the user's now, the user's at
+-- the delegation start, and the agent's now. A lookup whose pair has no segment at that
+-- instant finds no permission and no change.
 CREATE OR REPLACE TABLE findings AS
 WITH probes AS (
     SELECT
