@@ -1020,8 +1020,10 @@ def _text_value(rule: FieldRule, value: str, *, from_cell: bool) -> str:
 def _maybe_deep(text: str) -> str:
     # Python's json module fails past its recursion limit (about 1,000 levels) and
     # DuckDB's parser does not, so text with many brackets goes back through pydantic.
-    brackets = f"length({text}) - length(replace(replace({text}, '[', ''), '{{', ''))"
-    return f"(length({text}) >= {_MAX_BRACKETS} AND {brackets} >= {_MAX_BRACKETS})"
+    # strlen returns the stored byte count, where length() reads the text to count
+    # characters, and each bracket is one byte.
+    brackets = f"strlen({text}) - strlen(replace(replace({text}, '[', ''), '{{', ''))"
+    return f"(strlen({text}) >= {_MAX_BRACKETS} AND {brackets} >= {_MAX_BRACKETS})"
 
 
 def _json_object(value: str) -> str:
