@@ -46,9 +46,13 @@ _SECRET_PATTERN = re.compile(
 # syntax for Arrow: every redaction needs one of these words or prefixes, and every
 # stripped character lies in these ranges. Text that does not match passes through
 # clean_text unchanged, so bulk exports test this first and clean only the matches.
+# Python's case-insensitive matching also reads the dotted capital I (U+0130) and the
+# dotless small i (U+0131) as "i", and RE2's does not, so text with either letter is
+# always cleaned.
 CLEANING_TRIGGER = (
     r"(?i:authorization|bearer|password|passwd|pwd|secret|api[_-]?key|token"
     r"|private_key)|eyJ|AKIA|ASIA|sk-|[\x00-\x08\x0b-\x1f\x7f-\x{9f}]"
+    r"|[\x{130}\x{131}]"
 )
 
 _VALUE_GROUPS = {

@@ -9,7 +9,7 @@ byte-identical files.
 The work runs in DuckDB. :func:`cleaned_findings` selects the period's rows, cleans
 their strings and sorts them, and the writers here and in :mod:`auditkit.report.ocsf`
 read that source. DuckDB builds each CSV and OCSF line, and a second thread writes the
-lines to the file. The SQL tests every string against :data:`TEXT_CLEANING_TRIGGER`
+lines to the file. The SQL tests every string against :data:`CLEANING_TRIGGER`
 and hands only the strings that match to ``clean_text``, which is registered as a
 Python function on the connection while the source is open.
 """
@@ -53,11 +53,6 @@ FINDINGS_ORDER = "ts, call_id, finding_id"
 # Batches of lines handed to the writing thread and not yet written; bounds memory.
 _WRITES_IN_FLIGHT = 2
 
-# NOTE: Python's re.IGNORECASE, which redact_secrets uses, also matches the dotted
-# capital I (U+0130) and the dotless small i (U+0131) to "i", and RE2 does not, so
-# CLEANING_TRIGGER misses an api_key or authorization spelt with either letter. Text
-# with either letter is therefore always cleaned.
-TEXT_CLEANING_TRIGGER = CLEANING_TRIGGER + r"|[\x{130}\x{131}]"
 
 # Column of whether any cell of a CSV row needs quotes, inside write_cleaned_csv.
 _NEEDS_QUOTES = "auditkit_needs_quotes"
@@ -398,7 +393,7 @@ def _cleaned_select_sql(types: dict[str, str], where: str, clean_function: str) 
         for name, kind in types.items()
         if kind == "VARCHAR"
     ]
-    trigger = sql_string(TEXT_CLEANING_TRIGGER)
+    trigger = sql_string(CLEANING_TRIGGER)
     row_matches = "false"
     if text_columns:
         joined = f"concat_ws(chr(10), {', '.join(text_columns)})"
@@ -449,7 +444,7 @@ def _clean_column(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     text = column.cast(pa.string())
-    flagged = pc.match_substring_regex(text, TEXT_CLEANING_TRIGGER)
+    flagged = pc.match_substring_regex(text, CLEANING_TRIGGER)
     if not pc.any(flagged).as_py():
         return text
     encoded = pc.dictionary_encode(text)
