@@ -228,9 +228,6 @@ def _split_star_exclude(query: exp.Select) -> tuple[exp.Select, tuple[str, ...]]
         if isinstance(projection, exp.Star) and projection.args.get("except_"):
             drop.extend(column.name for column in projection.args["except_"])
             projection.set("except_", None)
-        elif isinstance(projection, exp.Star) and projection.args.get("except"):
-            drop.extend(column.name for column in projection.args["except"])
-            projection.set("except", None)
     return query, tuple(drop)
 
 

@@ -359,7 +359,7 @@ def _unwrapped(annotation: Any) -> tuple[Any, list[Any]]:
 
 @dataclass
 class TextScan:
-    """What a scan of a JSONL or CSV file's bytes found."""
+    """Result of one scan over the bytes of a JSONL or CSV file."""
 
     valid: bool = True
     carriage_returns: int = 0
